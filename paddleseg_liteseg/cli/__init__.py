@@ -1,0 +1,41 @@
+"""The ``paddleseg`` command: one subcommand a module, flags as in PaddleSeg's ``tools/*.py``."""
+import argparse
+import importlib
+import sys
+
+from ..errors import UserError
+
+# (subcommand, module in this package, one-line help)
+COMMANDS = [
+    ("train", "train", "Train a model from a config (PaddleSeg's tools/train.py)"),
+    ("val", "val", "Evaluate a model on the config's val_dataset (PaddleSeg's tools/val.py)"),
+    ("predict", "predict", "Predict images and write colour overlays (PaddleSeg's tools/predict.py)"),
+    ("convert-weights", "convert_weights", "Rewrite an official PaddleSeg PP-LiteSeg checkpoint in LiteSeg's layout"),
+]
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="paddleseg", description="PP-LiteSeg on PaddleSeg: train, evaluate, predict, deploy.")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, module_name, help_text in COMMANDS:
+        module = importlib.import_module(f"{__name__}.{module_name}")
+        subparser = subparsers.add_parser(name, help=help_text, description=help_text)
+        module.add_arguments(subparser)
+        subparser.set_defaults(run=module.run)
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args) or 0
+    except (UserError, FileNotFoundError) as error:
+        print(f"paddleseg {args.command}: error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,30 @@
+"""Build PaddleSeg's ``Config`` and ``SegBuilder`` the way PaddleSeg's tools do, and pick a device."""
+
+
+def default_device():
+    import paddle
+    return "gpu" if paddle.is_compiled_with_cuda() and paddle.device.cuda.device_count() > 0 else "cpu"
+
+
+def add_config_argument(parser, required=True):
+    parser.add_argument("--config", required=required, help="The path of the config file (.yml).")
+    parser.add_argument("--opts", nargs="+", default=None, metavar="KEY=VALUE",
+                        help="Update config keys, e.g. --opts batch_size=4 model.num_classes=2.")
+
+
+def add_device_argument(parser):
+    parser.add_argument("--device", default=None, choices=["cpu", "gpu", "xpu", "npu", "mlu"],
+                        help="Device to run on (default: gpu when Paddle sees one, else cpu).")
+
+
+def load(args, **overrides):
+    """Return (Config, SegBuilder) for ``args.config`` with ``args.opts`` and ``overrides`` applied."""
+    from paddleseg.cvlibs import Config, SegBuilder
+    config = Config(args.config, opts=args.opts, **overrides)
+    return config, SegBuilder(config)
+
+
+def set_device(args):
+    from paddleseg.utils import utils
+    args.device = args.device or default_device()
+    utils.set_device(args.device)

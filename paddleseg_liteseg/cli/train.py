@@ -1,0 +1,52 @@
+"""``paddleseg train``: PaddleSeg's ``tools/train.py`` with the plugin loaded."""
+from .config import add_config_argument, add_device_argument, load, set_device
+
+
+def add_arguments(parser):
+    add_config_argument(parser)
+    add_device_argument(parser)
+    parser.add_argument("--save_dir", default="./output", help="Directory for checkpoints and logs.")
+    parser.add_argument("--num_workers", type=int, default=0, help="Data loader worker processes.")
+    parser.add_argument("--do_eval", action="store_true", help="Evaluate at every save_interval.")
+    parser.add_argument("--use_vdl", action="store_true", help="Write a VisualDL log to save_dir.")
+    parser.add_argument("--use_ema", action="store_true", help="Keep an exponential moving average of the weights.")
+    parser.add_argument("--resume_model", default=None,
+                        help="Checkpoint directory (save_dir/iter_N) to continue training from.")
+    parser.add_argument("--iters", type=int, default=None, help="Training iterations (overrides the config).")
+    parser.add_argument("--batch_size", type=int, default=None, help="Batch size per device (overrides the config).")
+    parser.add_argument("--learning_rate", type=float, default=None, help="Learning rate (overrides the config).")
+    parser.add_argument("--save_interval", type=int, default=1000, help="Iterations between checkpoints.")
+    parser.add_argument("--log_iters", type=int, default=10, help="Iterations between log lines.")
+    parser.add_argument("--keep_checkpoint_max", type=int, default=5, help="Checkpoints to keep.")
+    parser.add_argument("--seed", type=int, default=None, help="Random seed.")
+    parser.add_argument("--precision", default="fp32", choices=["fp32", "fp16"], help="fp16 trains with AMP.")
+    parser.add_argument("--amp_level", default="O1", choices=["O1", "O2"], help="AMP level for fp16.")
+    parser.add_argument("--profiler_options", default=None, help="PaddleSeg train profiler options.")
+    parser.add_argument("--repeats", type=int, default=1, help="Repeat the training samples per epoch.")
+
+
+def run(args):
+    from paddleseg.core import train
+    from paddleseg.utils import utils
+
+    config, builder = load(args, learning_rate=args.learning_rate, iters=args.iters,
+                           batch_size=args.batch_size)
+    utils.show_env_info()
+    utils.show_cfg_info(config)
+    utils.set_seed(args.seed)
+    set_device(args)
+    utils.set_cv2_num_threads(args.num_workers)
+
+    model = utils.convert_sync_batchnorm(builder.model, args.device)
+    train_dataset = builder.train_dataset
+    if args.repeats > 1:
+        train_dataset.file_list *= args.repeats
+    train(model, train_dataset,
+          val_dataset=builder.val_dataset if args.do_eval else None,
+          optimizer=builder.optimizer, save_dir=args.save_dir, iters=config.iters,
+          batch_size=config.batch_size, resume_model=args.resume_model,
+          save_interval=args.save_interval, log_iters=args.log_iters, num_workers=args.num_workers,
+          use_vdl=args.use_vdl, use_ema=args.use_ema, losses=builder.loss,
+          keep_checkpoint_max=args.keep_checkpoint_max, test_config=config.test_config,
+          precision=args.precision, amp_level=args.amp_level,
+          profiler_options=args.profiler_options, to_static_training=config.to_static_training)

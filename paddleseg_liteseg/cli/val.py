@@ -1,0 +1,30 @@
+"""``paddleseg val``: PaddleSeg's ``tools/val.py`` with the plugin loaded."""
+from .config import add_config_argument, add_device_argument, load, set_device
+from .inference_options import add_test_time_arguments, test_config
+
+
+def add_arguments(parser):
+    add_config_argument(parser)
+    add_device_argument(parser)
+    parser.add_argument("--model_path", default=None,
+                        help="Weights to evaluate (.pdparams, this plugin's or PaddleSeg's PP-LiteSeg layout).")
+    parser.add_argument("--num_workers", type=int, default=0, help="Data loader worker processes.")
+    parser.add_argument("--auc_roc", action="store_true", help="Also report AUC-ROC.")
+    add_test_time_arguments(parser, "--aug_eval")
+
+
+def run(args):
+    from paddleseg.core import evaluate
+    from paddleseg.utils import utils
+
+    from ..models.weights import load_pretrained
+
+    config, builder = load(args)
+    utils.show_env_info()
+    utils.show_cfg_info(config)
+    set_device(args)
+    model = builder.model
+    if args.model_path:
+        load_pretrained(model, args.model_path)
+    evaluate(model, builder.val_dataset, num_workers=args.num_workers, auc_roc=args.auc_roc,
+             **test_config(config, args, "aug_eval"))
