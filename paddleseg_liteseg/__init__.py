@@ -20,7 +20,7 @@ from . import compat  # noqa: E402
 
 compat.apply()
 
-from . import models  # noqa: E402,F401
+from . import datasets, models  # noqa: E402,F401
 from .models import FLD, SPPM, UAFM, LiteSeg, LiteSegHead, load_pretrained  # noqa: E402,F401
 
 __version__ = "0.1.0"

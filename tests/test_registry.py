@@ -4,7 +4,7 @@ import sys
 import pytest
 from paddleseg.cvlibs import manager
 
-PLUGIN_COMPONENTS = {"MODELS": ["LiteSeg", "UAFM", "SPPM", "FLD", "LiteSegHead"]}
+PLUGIN_COMPONENTS = {"MODELS": ["LiteSeg", "UAFM", "SPPM", "FLD", "LiteSegHead"], "DATASETS": ["CamVid"]}
 
 
 @pytest.mark.parametrize("registry, name", [(r, n) for r, names in PLUGIN_COMPONENTS.items() for n in names])

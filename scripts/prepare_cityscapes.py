@@ -1,0 +1,11 @@
+#!/usr/bin/env python
+"""Same as `paddleseg prepare-cityscapes`; see --help."""
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # run from a checkout
+
+from paddleseg_liteseg.cli import main  # noqa: E402
+
+if __name__ == "__main__":
+    sys.exit(main(["prepare-cityscapes", *sys.argv[1:]]))
