@@ -26,6 +26,14 @@ def add_arguments(parser):
 
 
 def run(args):
+    import paddle
+    # Parameter names (and so optimizer checkpoint keys) restart from zero in every run, so that
+    # --resume_model also works when training is started twice in one process.
+    with paddle.utils.unique_name.guard():
+        _train(args)
+
+
+def _train(args):
     from paddleseg.core import train
     from paddleseg.utils import utils
 

@@ -77,7 +77,8 @@ def write_list(path, lines):
 
 
 def prepare_camvid(root, output_dir=None):
-    """Convert every split of the SegNet CamVid at ``root`` into ``output_dir`` (default: ``root``).
+    """Convert every split of the SegNet CamVid at ``root`` into ``output_dir`` (default: ``root``),
+    writing ``train.txt``, ``val.txt``, ``test.txt`` and ``trainval.txt`` (train + val).
 
     Returns {split: number of images}; warns when a count differs from SegNet's 367/101/233.
     """
@@ -85,9 +86,9 @@ def prepare_camvid(root, output_dir=None):
         raise FileNotFoundError(f"CamVid root not found: {root}")
     output_dir = root if output_dir is None else output_dir
     pairs = {split: find_pairs(root, split) for split in SPLITS}
-    counts = {}
+    counts, lists = {}, {}
     for split in SPLITS:
-        lines = []
+        lines = lists[split] = []
         for image_path, annotation_path in pairs[split]:
             label_path = os.path.join(output_dir, LABEL_DIR, split, os.path.splitext(os.path.basename(
                 annotation_path))[0] + ".png")
@@ -98,6 +99,8 @@ def prepare_camvid(root, output_dir=None):
         if counts[split] != EXPECTED_COUNTS[split]:
             warnings.warn(f"CamVid {split} has {counts[split]} images in {os.path.join(root, split)}, "
                           f"SegNet's split has {EXPECTED_COUNTS[split]}")
+    # The paper trains on train + val and reports test mIoU.
+    write_list(os.path.join(output_dir, "trainval.txt"), lists["train"] + lists["val"])
     return counts
 
 

@@ -121,6 +121,14 @@ def test_output_dir_holds_labels_and_lists(raw_root, tmp_path):
     assert len(train) == 3 and train[0]["label"].shape == (H, W)
 
 
+def test_trainval_list_is_train_then_val(raw_root):
+    prepare_quietly(raw_root)
+    read = lambda name: open(os.path.join(raw_root, name)).read().splitlines()  # noqa: E731
+    assert read("trainval.txt") == read("train.txt") + read("val.txt")
+    assert len(CamVid(transforms=[Normalize()], dataset_root=raw_root,
+                      train_path=os.path.join(raw_root, "trainval.txt"))) == 5
+
+
 def test_image_without_annotation_is_named(raw_root):
     os.remove(os.path.join(raw_root, "valannot", "0001TP_000001.png"))
     with pytest.raises(FileNotFoundError, match=r"image without annotation: .*val/0001TP_000001\.png"):

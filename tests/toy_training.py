@@ -1,0 +1,21 @@
+"""Helpers for tests that run the ``paddleseg`` command on the toy dataset."""
+import os
+
+TOY_CONFIG = os.path.join(os.path.dirname(__file__), "..", "configs", "toy",
+                          "pp_liteseg_stdc1_toy_256x128_300.yml")
+
+
+def toy_opts(root, **overrides):
+    """``--opts`` values pointing the toy config at ``root`` (plus ``key=value`` overrides)."""
+    opts = [f"train_dataset.dataset_root={root}", f"train_dataset.train_path={root}/train.txt",
+            f"val_dataset.dataset_root={root}", f"val_dataset.val_path={root}/val.txt"]
+    return opts + [f"{key}={value}" for key, value in overrides.items()]
+
+
+def read_scalars(save_dir, tag):
+    """{step: value} of one VisualDL scalar tag written by training into ``save_dir``."""
+    from visualdl import LogReader
+    logs = [name for name in os.listdir(save_dir) if name.startswith("vdlrecords.")]
+    assert len(logs) == 1, logs
+    return {record.id: record.value
+            for record in LogReader(file_path=os.path.join(save_dir, logs[0])).get_data("scalar", tag)}
