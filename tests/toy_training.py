@@ -12,10 +12,13 @@ def toy_opts(root, **overrides):
     return opts + [f"{key}={value}" for key, value in overrides.items()]
 
 
-def read_scalars(save_dir, tag):
-    """{step: value} of one VisualDL scalar tag written by training into ``save_dir``."""
+def read_scalars(save_dir, tag, log=None):
+    """{step: value} of one VisualDL scalar tag written by training into ``save_dir`` (by default
+    its only log; name ``log`` when a resumed run wrote a second one)."""
     from visualdl import LogReader
-    logs = [name for name in os.listdir(save_dir) if name.startswith("vdlrecords.")]
-    assert len(logs) == 1, logs
+    if log is None:
+        logs = [name for name in os.listdir(save_dir) if name.startswith("vdlrecords.")]
+        assert len(logs) == 1, logs
+        log = logs[0]
     return {record.id: record.value
-            for record in LogReader(file_path=os.path.join(save_dir, logs[0])).get_data("scalar", tag)}
+            for record in LogReader(file_path=os.path.join(save_dir, log)).get_data("scalar", tag)}

@@ -11,7 +11,8 @@ def add_arguments(parser):
     parser.add_argument("--use_vdl", action="store_true", help="Write a VisualDL log to save_dir.")
     parser.add_argument("--use_ema", action="store_true", help="Keep an exponential moving average of the weights.")
     parser.add_argument("--resume_model", default=None,
-                        help="Checkpoint directory (save_dir/iter_N) to continue training from.")
+                        help="Checkpoint directory (save_dir/iter_N) to continue training from, or "
+                             "'auto' for the newest complete checkpoint in --save_dir (if any).")
     parser.add_argument("--iters", type=int, default=None, help="Training iterations (overrides the config).")
     parser.add_argument("--batch_size", type=int, default=None, help="Batch size per device (overrides the config).")
     parser.add_argument("--learning_rate", type=float, default=None, help="Learning rate (overrides the config).")
@@ -35,7 +36,9 @@ def run(args):
 
 def _train(args):
     from paddleseg.core import train
-    from paddleseg.utils import utils
+    from paddleseg.utils import logger, utils
+
+    from ..checkpoints import atomic_saves, resolve_resume
 
     config, builder = load(args, learning_rate=args.learning_rate, iters=args.iters,
                            batch_size=args.batch_size)
@@ -45,16 +48,20 @@ def _train(args):
     set_device(args)
     utils.set_cv2_num_threads(args.num_workers)
 
+    resume_model = resolve_resume(args.resume_model, args.save_dir)
+    if args.resume_model == "auto":
+        logger.info(f"--resume_model auto: {resume_model or 'no complete checkpoint in ' + args.save_dir}")
     model = utils.convert_sync_batchnorm(builder.model, args.device)
     train_dataset = builder.train_dataset
     if args.repeats > 1:
         train_dataset.file_list *= args.repeats
-    train(model, train_dataset,
-          val_dataset=builder.val_dataset if args.do_eval else None,
-          optimizer=builder.optimizer, save_dir=args.save_dir, iters=config.iters,
-          batch_size=config.batch_size, resume_model=args.resume_model,
-          save_interval=args.save_interval, log_iters=args.log_iters, num_workers=args.num_workers,
-          use_vdl=args.use_vdl, use_ema=args.use_ema, losses=builder.loss,
-          keep_checkpoint_max=args.keep_checkpoint_max, test_config=config.test_config,
-          precision=args.precision, amp_level=args.amp_level,
-          profiler_options=args.profiler_options, to_static_training=config.to_static_training)
+    with atomic_saves():
+        train(model, train_dataset,
+              val_dataset=builder.val_dataset if args.do_eval else None,
+              optimizer=builder.optimizer, save_dir=args.save_dir, iters=config.iters,
+              batch_size=config.batch_size, resume_model=resume_model,
+              save_interval=args.save_interval, log_iters=args.log_iters, num_workers=args.num_workers,
+              use_vdl=args.use_vdl, use_ema=args.use_ema, losses=builder.loss,
+              keep_checkpoint_max=args.keep_checkpoint_max, test_config=config.test_config,
+              precision=args.precision, amp_level=args.amp_level,
+              profiler_options=args.profiler_options, to_static_training=config.to_static_training)

@@ -1,0 +1,67 @@
+"""Training checkpoints that survive a kill at any moment, and finding the newest complete one.
+
+PaddleSeg's trainer writes ``save_dir/iter_N/model.pdparams`` and ``model.pdopt`` in place, so a job
+killed mid-write leaves a truncated file that ``--resume_model`` then fails on. ``atomic_saves``
+makes every ``paddle.save`` during training write a temporary file and rename it (atomic on POSIX),
+so a checkpoint file either exists whole or not at all; ``latest_checkpoint`` picks the newest
+``iter_N`` whose files are all there.
+"""
+import contextlib
+import os
+import re
+
+import paddle
+
+from .errors import UserError
+
+CHECKPOINT_FILES = ("model.pdparams", "model.pdopt")
+CHECKPOINT_DIR = re.compile(r"^iter_(\d+)$")
+
+
+@contextlib.contextmanager
+def atomic_saves():
+    """Within the block, ``paddle.save(obj, path)`` writes ``path`` atomically."""
+    save = paddle.save
+
+    def atomic_save(obj, path, *args, **kwargs):
+        if not isinstance(path, (str, os.PathLike)):
+            return save(obj, path, *args, **kwargs)
+        partial = f"{path}.partial"
+        save(obj, partial, *args, **kwargs)
+        os.replace(partial, path)
+
+    paddle.save = atomic_save
+    try:
+        yield
+    finally:
+        paddle.save = save
+
+
+def is_complete(checkpoint_dir):
+    return all(os.path.isfile(os.path.join(checkpoint_dir, name)) for name in CHECKPOINT_FILES)
+
+
+def latest_checkpoint(save_dir):
+    """The newest complete ``save_dir/iter_N`` directory, or None."""
+    if not os.path.isdir(save_dir):
+        return None
+    found = sorted((int(match.group(1)), name) for name in os.listdir(save_dir)
+                   if (match := CHECKPOINT_DIR.match(name)) and is_complete(os.path.join(save_dir, name)))
+    return os.path.join(save_dir, found[-1][1]) if found else None
+
+
+def resolve_resume(resume_model, save_dir):
+    """Turn ``--resume_model`` (a checkpoint dir, "auto" or None) into a complete checkpoint or None."""
+    if resume_model is None:
+        return None
+    if resume_model == "auto":
+        return latest_checkpoint(save_dir)
+    name = os.path.basename(os.path.normpath(resume_model))
+    if not os.path.isdir(resume_model) or not CHECKPOINT_DIR.match(name):
+        raise UserError(f"--resume_model {resume_model}: expected a checkpoint directory named iter_N "
+                        f"(as written to --save_dir), or 'auto'")
+    missing = [file for file in CHECKPOINT_FILES if not os.path.isfile(os.path.join(resume_model, file))]
+    if missing:
+        raise UserError(f"--resume_model {resume_model} is an incomplete checkpoint (missing "
+                        f"{', '.join(missing)}); use an earlier iter_N or --resume_model auto")
+    return resume_model
