@@ -17,18 +17,36 @@ def add_arguments(parser):
 
 
 def run(args):
+    import sys
+
     from paddleseg.core import predict
     from paddleseg.transforms import Compose
-    from paddleseg.utils import utils
+    from paddleseg.utils import logger
 
+    from ..image_files import ImageError, list_images, read_image
     from ..models.weights import load_pretrained
 
     config, builder = load(args)
     set_device(args)
-    model = builder.model
-    if args.model_path:
-        load_pretrained(model, args.model_path)
-    image_list, image_dir = utils.get_image_list(args.image_path)
-    predict(model, model_path=None, transforms=Compose(builder.val_transforms),
-            image_list=image_list, image_dir=image_dir, save_dir=args.save_dir,
-            custom_color=args.custom_color, **test_config(config, args, "aug_pred"))
+    images, image_dir, skipped = list_images(args.image_path)
+    if skipped:
+        logger.info(f"Skipped {skipped} files without an image suffix in {args.image_path}")
+    readable, failures = [], []
+    for path in images:
+        try:
+            read_image(path)
+            readable.append(path)
+        except ImageError as error:
+            failures.append(str(error))
+    if readable:
+        model = builder.model
+        if args.model_path:
+            load_pretrained(model, args.model_path)
+        predict(model, model_path=None, transforms=Compose(builder.val_transforms),
+                image_list=readable, image_dir=image_dir, save_dir=args.save_dir,
+                custom_color=args.custom_color, **test_config(config, args, "aug_pred"))
+    for failure in failures:
+        print(f"paddleseg predict: skipped {failure}", file=sys.stderr)
+    if failures:
+        print(f"paddleseg predict: {len(readable)} images predicted, {len(failures)} skipped", file=sys.stderr)
+        return 1

@@ -107,3 +107,34 @@ def test_official_pp_liteseg_config_trains_through_the_command(toy_root, tmp_pat
     assert main(["train", "--config", str(path), "--save_dir", str(tmp_path / "out"), "--device", "cpu",
                  "--iters", "2", "--save_interval", "2", "--opts", *toy_opts(toy_root, batch_size=2)]) == 0
     assert (tmp_path / "out" / "iter_2" / "model.pdparams").is_file()
+
+
+def test_predict_handles_awkward_inputs_file_by_file(trained, toy_root, tmp_path, capsys):
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    good = {
+        "gray.png": rng.integers(0, 255, (64, 128), dtype=np.uint8),
+        "rgba.png": rng.integers(0, 255, (64, 128, 4), dtype=np.uint8),
+        "deep.png": rng.integers(0, 65535, (64, 128, 3), dtype=np.uint16),
+        "tiny.png": rng.integers(0, 255, (8, 8, 3), dtype=np.uint8),
+        "wide.png": rng.integers(0, 255, (16, 1500, 3), dtype=np.uint8),
+    }
+    for name, array in good.items():
+        cv2.imwrite(str(folder / name), array)
+    (folder / "empty.png").write_bytes(b"")
+    (folder / "text.jpg").write_text("not an image")
+    (folder / "notes.txt").write_text("ignored")
+
+    code = main(["predict", "--config", TOY_CONFIG, "--device", "cpu", "--image_path", str(folder),
+                 "--model_path", str(trained / "best_model" / "model.pdparams"),
+                 "--save_dir", str(tmp_path / "out"), "--opts", *toy_opts(toy_root)])
+    assert code == 1
+    errors = capsys.readouterr().err
+    assert f"skipped {folder / 'empty.png'}: empty file" in errors
+    assert f"skipped {folder / 'text.jpg'}: not an image OpenCV can decode" in errors
+    assert "5 images predicted, 2 skipped" in errors
+    for name, array in good.items():
+        label = cv2.imread(str(tmp_path / "out" / "pseudo_color_prediction" / name), cv2.IMREAD_UNCHANGED)
+        assert label.shape[:2] == array.shape[:2], name
+        assert (tmp_path / "out" / "added_prediction" / name).is_file()

@@ -1,0 +1,61 @@
+"""The images a command is given: listing them, and reading each one or saying why it can't be.
+
+``predict`` and ``infer`` take an image, a folder or a file list. Real folders hold grayscale,
+RGBA and 16-bit images next to empty or mislabelled files; each image is brought to 8-bit BGR (what
+the models were trained on), and a file that cannot be read becomes a per-file error while the
+rest of the folder is still processed.
+"""
+import os
+
+import cv2
+import numpy as np
+
+from .errors import UserError
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+
+
+class ImageError(UserError):
+    """One input file that is not a usable image; the message starts with its path."""
+
+
+def list_images(path):
+    """(images, base directory or None, number of non-image files skipped) for an image, a folder
+    (searched recursively) or a text file listing image paths relative to it."""
+    if os.path.isdir(path):
+        images, skipped = [], 0
+        for folder, _, files in os.walk(path):
+            for name in sorted(files):
+                if name.lower().endswith(IMAGE_SUFFIXES):
+                    images.append(os.path.join(folder, name))
+                elif not name.startswith("."):
+                    skipped += 1
+        if not images:
+            raise UserError(f"--image_path {path}: no image files ({', '.join(IMAGE_SUFFIXES)}) in this folder")
+        return sorted(images), path, skipped
+    if not os.path.isfile(path):
+        raise UserError(f"--image_path {path}: no such file or folder")
+    if path.lower().endswith(IMAGE_SUFFIXES):
+        return [path], None, 0
+    base = os.path.dirname(path)
+    with open(path, errors="replace") as listing:
+        images = [os.path.join(base, line.split()[0]) for line in listing if line.strip()]
+    if not images:
+        raise UserError(f"--image_path {path}: an empty file list")
+    return images, base, 0
+
+
+def read_image(path):
+    """The image at ``path`` as 8-bit BGR (H, W, 3), decoded as PaddleSeg's ``cv2.imread`` does
+    (gray and BGRA to BGR, 16-bit to 8-bit, EXIF orientation applied); raises ImageError naming
+    the file when it can't be."""
+    try:
+        data = np.fromfile(path, dtype=np.uint8)
+    except OSError as error:
+        raise ImageError(f"{path}: cannot be read ({error.strerror or error})") from None
+    if data.size == 0:
+        raise ImageError(f"{path}: empty file")
+    image = cv2.imdecode(data, cv2.IMREAD_COLOR)
+    if image is None:
+        raise ImageError(f"{path}: not an image OpenCV can decode (corrupt, truncated or another format)")
+    return image
