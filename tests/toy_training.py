@@ -1,6 +1,8 @@
 """Helpers for tests that run the ``paddleseg`` command on the toy dataset."""
 import os
 
+import yaml
+
 TOY_CONFIG = os.path.join(os.path.dirname(__file__), "..", "configs", "toy",
                           "pp_liteseg_stdc1_toy_256x128_300.yml")
 
@@ -10,6 +12,21 @@ def toy_opts(root, **overrides):
     opts = [f"train_dataset.dataset_root={root}", f"train_dataset.train_path={root}/train.txt",
             f"val_dataset.dataset_root={root}", f"val_dataset.val_path={root}/val.txt"]
     return opts + [f"{key}={value}" for key, value in overrides.items()]
+
+
+def toy_config(root, num_classes=5):
+    """A config inheriting the shipped toy config, pointed at the toy data in ``root`` (a dict, so
+    tests can change it before ``write_config``)."""
+    dataset = {"dataset_root": str(root), "num_classes": num_classes}
+    return {"_base_": os.path.abspath(TOY_CONFIG), "model": {"num_classes": num_classes},
+            "train_dataset": dict(dataset, train_path=f"{root}/train.txt"),
+            "val_dataset": dict(dataset, val_path=f"{root}/val.txt")}
+
+
+def write_config(path, config):
+    with open(path, "w") as file:
+        yaml.safe_dump(config, file)
+    return str(path)
 
 
 def read_scalars(save_dir, tag, log=None):

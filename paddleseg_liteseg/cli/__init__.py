@@ -14,6 +14,9 @@ COMMANDS = [
     ("prepare-cityscapes", "prepare_cityscapes", "Raw Cityscapes -> *_labelTrainIds.png and file lists"),
     ("prepare-camvid", "prepare_camvid", "SegNet's CamVid -> labels with void 255 and file lists"),
     ("convert-weights", "convert_weights", "Rewrite an official PaddleSeg PP-LiteSeg checkpoint in LiteSeg's layout"),
+    ("export", "export", "Export for deployment: Paddle inference model, deploy.yaml, dynamic ONNX, int8 (PaddleSeg's tools/export.py)"),
+    ("infer", "infer", "Segment images, videos or a camera with an exported model on Paddle Inference, onnxruntime or OpenVINO"),
+    ("bench", "bench", "Time a model on every runtime (optionally against PaddleSeg's PPLiteSeg), with params and FLOPs"),
 ]
 
 

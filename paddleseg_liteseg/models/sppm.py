@@ -11,14 +11,38 @@ from paddleseg.cvlibs import manager
 from paddleseg.models import layers
 
 
+def adaptive_average_matrix(length, bins):
+    """(bins, length) matrix whose row i averages positions [floor(i*L/b), ceil((i+1)*L/b)).
+
+    Those are adaptive average pooling's bins. Position j is in bin i exactly when
+    ``(j + 1) * b > i * L`` and ``j * b < (i + 1) * L``, integer comparisons that need no
+    division, so ``length`` may be a tensor from ``paddle.shape`` and the graph stays dynamic.
+    """
+    positions = paddle.arange(length, dtype="int64").unsqueeze(0)
+    starts = paddle.arange(bins, dtype="int64").unsqueeze(1) * length
+    inside = ((positions + 1) * bins > starts) & (positions * bins < starts + length)
+    weights = inside.astype("float32")
+    return weights / weights.sum(axis=1, keepdim=True)
+
+
 class PyramidBranch(nn.Layer):
     """Average-pool to ``bin_size`` x ``bin_size`` and project with a 1x1 ConvBNReLU."""
 
     def __init__(self, in_channels, out_channels, bin_size):
         super().__init__()
         self.bin_size = bin_size
-        self.pool = nn.AdaptiveAvgPool2D(bin_size)
         self.conv = layers.ConvBNReLU(in_channels, out_channels, kernel_size=1)
+
+    def pool(self, x):
+        """Adaptive average pooling of (N, C, H, W) to (N, C, bin_size, bin_size).
+
+        Written as ``rows @ x @ columns.T`` with averaging matrices built from the input's runtime
+        shape, because ``AdaptiveAvgPool2D`` exports (to ONNX) only for a fixed H and W.
+        """
+        height, width = paddle.shape(x)[2], paddle.shape(x)[3]
+        rows = adaptive_average_matrix(height, self.bin_size).astype(x.dtype)
+        columns = adaptive_average_matrix(width, self.bin_size).astype(x.dtype)
+        return paddle.matmul(paddle.matmul(rows, x), columns, transpose_y=True)
 
     def forward(self, x):
         return self.conv(self.pool(x))

@@ -1,0 +1,53 @@
+"""``paddleseg bench``: latency, FPS, params and FLOPs of a config's model on every runtime."""
+from .config import add_config_argument, load
+
+BACKEND_CHOICES = ["dygraph", "paddle", "onnxruntime", "openvino", "all"]
+
+
+def add_arguments(parser):
+    add_config_argument(parser)
+    parser.add_argument("--model_path", default=None,
+                        help="Weights (.pdparams, either layout); default: the config's initialisation.")
+    parser.add_argument("--input_shape", nargs=4, type=int, default=[1, 3, 512, 1024],
+                        metavar=("N", "C", "H", "W"), help="Input shape (default 1 3 512 1024).")
+    parser.add_argument("--backend", nargs="+", default=["all"], choices=BACKEND_CHOICES,
+                        help="Runtimes to time (default: all).")
+    parser.add_argument("--reference", action="store_true",
+                        help="Also time PaddleSeg's PPLiteSeg with the same weights, and print the ratio.")
+    parser.add_argument("--int8", action="store_true",
+                        help="Also time int8 models calibrated on the config's train_dataset images.")
+    parser.add_argument("--calib_image_path", default=None,
+                        help="Calibration images: an image, a directory or a file list "
+                             "(default: the config's train_dataset images).")
+    parser.add_argument("--calib_num", type=int, default=32, help="Number of calibration images.")
+    parser.add_argument("--device", default=None, choices=["cpu", "gpu"],
+                        help="Device (default: gpu when Paddle sees one, else cpu). On gpu, onnxruntime "
+                             "runs TensorRT where installed: the paper's protocol.")
+    parser.add_argument("--cpu_threads", type=int, default=None, help="CPU threads (default: all cores).")
+    parser.add_argument("--repeats", type=int, default=20, help="Timed runs of each runtime.")
+    parser.add_argument("--warmup", type=int, default=3, help="Untimed runs of each runtime first.")
+    parser.add_argument("--save_json", default="./output/bench.json", help="Where to write the results.")
+
+
+def run(args):
+    from ..deploy.bench import RUNTIMES, benchmark, format_table, write_json
+    from ..deploy.quantize import calibration_images
+    from ..models.weights import load_pretrained
+    from .config import default_device
+    from .export import calibration_paths
+
+    config, builder = load(args)
+    model = builder.model
+    if args.model_path:
+        load_pretrained(model, args.model_path)
+    runtimes = RUNTIMES if "all" in args.backend else tuple(args.backend)
+    images = None
+    if args.int8:
+        transforms = config.val_dataset_cfg.get("transforms") or [{"type": "Normalize"}]
+        images = calibration_images(calibration_paths(args, builder), transforms, args.calib_num)
+    result = benchmark(model, tuple(args.input_shape), runtimes, reference=args.reference,
+                       threads=args.cpu_threads, repeats=args.repeats, warmup=args.warmup,
+                       calibration_images=images, device=args.device or default_device())
+    print(format_table(result))
+    write_json(result, args.save_json)
+    print(f"Wrote {args.save_json}")

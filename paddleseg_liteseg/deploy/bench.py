@@ -1,0 +1,263 @@
+"""Latency of a model on every runtime, interleaved, against the machine's GEMM rate.
+
+Protocol (CPU, this repository): batch 1, one fixed input shape, random input (timing does not
+depend on values), the exported model including its output argmax, pre- and post-processing
+excluded. Every runtime is warmed up, then timed in rounds: each round runs every runtime once,
+in an order rotated per round, so drift of a shared machine (other jobs, clocks) hits all alike.
+Median and 90th percentile are reported.
+
+The paper's protocol (section 4.2): an NVIDIA GTX 1080Ti, the model exported to ONNX and run by
+TensorRT, batch 1, fp32, inputs 1x3x512x1024 and 1x3x768x1536, model compute only. On a GPU the
+``onnxruntime`` runtime uses TensorRT (then CUDA) providers when installed, which is that route.
+
+FLOPs are paddle.flops' multiply-accumulates (MACs) x 2. Achieved GFLOP/s divided by the fp32
+GEMM rate measured here with the same thread count (the better of a measurement before and one
+after the timed rounds) says how close a runtime gets to the machine.
+"""
+import contextlib
+import copy
+import importlib.util
+import io
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import cv2
+import numpy as np
+import paddle
+
+from .export import ONNX_INT8_KEY, export
+from .quantize import INT8_FILE, quantize_onnx
+from .reference import official_twin, same_function
+from .runtimes import BackendUnavailable, PaddleRuntime, create_runtime, default_threads
+
+RUNTIMES = ("dygraph", "paddle", "onnxruntime", "openvino")
+ONNX_RUNTIMES = ("onnxruntime", "openvino")
+GEMM_SIZE = 2048
+
+
+def gemm_gflops(threads, size=GEMM_SIZE, repeats=5, device="cpu"):
+    """Best fp32 matrix-multiply rate (GFLOP/s): numpy's BLAS with ``threads`` threads, or the GPU's.
+
+    On CPU it runs in a child process, where the BLAS thread count can be set before numpy loads.
+    """
+    if device == "gpu":
+        a, b = (paddle.randn([size, size]) for _ in range(2))
+
+        def multiply():
+            paddle.matmul(a, b)
+            paddle.device.synchronize()
+        multiply()
+        best = min(_seconds(multiply) for _ in range(repeats))
+        return 2 * size ** 3 / best / 1e9
+    env = dict(os.environ, **{name: str(threads) for name in BLAS_THREAD_VARIABLES})
+    result = subprocess.run([sys.executable, "-c", GEMM_SCRIPT, str(size), str(repeats)],
+                            env=env, capture_output=True, text=True, check=True)
+    return float(result.stdout)
+
+
+BLAS_THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+GEMM_SCRIPT = """
+import sys, time
+import numpy as np
+size, repeats = int(sys.argv[1]), int(sys.argv[2])
+a, b = (np.random.default_rng(0).standard_normal((size, size), dtype=np.float32) for _ in range(2))
+np.matmul(a, b)
+best = float("inf")
+for _ in range(repeats):
+    start = time.perf_counter()
+    np.matmul(a, b)
+    best = min(best, time.perf_counter() - start)
+print(2 * size ** 3 / best / 1e9)
+"""
+
+
+def complexity(model, input_shape):
+    """(trainable parameters, GFLOPs) of ``model`` at ``input_shape``; FLOPs = 2 x paddle.flops' MACs.
+
+    Frozen parameters (PaddleSeg's constant UAFM ``_scale``) are not counted, so both
+    implementations of PP-LiteSeg count the same.
+    """
+    params = sum(int(np.prod(p.shape)) for p in model.parameters() if not p.stop_gradient)
+    probe = copy.deepcopy(model)  # paddle.flops leaves counters on the model it measures
+    with contextlib.redirect_stdout(io.StringIO()):  # and prints a line per layer type
+        macs = paddle.flops(probe, list(input_shape), print_detail=False)
+    return params, 2 * macs / 1e9
+
+
+def time_interleaved(runners, repeats, warmup):
+    """{name: [seconds per run]} for callables timed in rounds with a rotating order."""
+    names = list(runners)
+    for name in names:
+        for _ in range(warmup):
+            runners[name]()
+    times = {name: [] for name in names}
+    for round_index in range(repeats):
+        offset = round_index % len(names)
+        for name in names[offset:] + names[:offset]:
+            times[name].append(_seconds(runners[name]))
+    return times
+
+
+def _resized(image, height, width):
+    """A (C, H', W') image resized to (C, height, width): the fixed shape of the timed models."""
+    return cv2.resize(image.transpose(1, 2, 0), (width, height)).transpose(2, 0, 1)
+
+
+def _seconds(function):
+    start = time.perf_counter()
+    function()
+    return time.perf_counter() - start
+
+
+class DygraphRuntime:
+    """The model in Paddle's eager mode, as trained: the baseline every deployment should beat."""
+
+    name = "dygraph"
+
+    def __init__(self, model):
+        self.model = model
+
+    def __call__(self, batch):
+        with paddle.no_grad():
+            return paddle.argmax(self.model(paddle.to_tensor(batch))[0], axis=1).numpy()
+
+
+def build_runtimes(model, model_dir, deploy, names, threads, int8, device="cpu"):
+    """{label: runtime} for the requested runtime names; labels carry variant and precision."""
+    runtimes, skipped = {}, {}
+    for name in names:
+        if name == "dygraph":
+            runtimes["dygraph fp32"] = DygraphRuntime(model)
+            continue
+        variants = [("fp32", {})]
+        if name == "paddle" and device == "cpu":
+            variants.append(("fp32 oneDNN off", {"onednn": False}))
+        if int8 and name != "paddle":
+            variants.append(("int8", {}))
+        for label, options in variants:
+            precision = label.split()[0]
+            try:
+                if options:
+                    runtimes[f"{name} {label}"] = PaddleRuntime(model_dir, deploy, threads=threads, **options)
+                else:
+                    runtimes[f"{name} {label}"] = create_runtime(model_dir, deploy, name, device,
+                                                                 precision, threads)
+            except BackendUnavailable as reason:
+                skipped[f"{name} {label}"] = str(reason)
+            except Exception as error:  # a runtime that cannot load this model (e.g. PaddleSeg's
+                # adaptive pooling exported at a size smaller than its bins) is reported, not fatal
+                skipped[f"{name} {label}"] = f"{type(error).__name__}: {str(error).splitlines()[0][:300]}"
+    return runtimes, skipped
+
+
+def benchmark(model, input_shape=(1, 3, 512, 1024), runtimes=RUNTIMES, reference=False,
+              threads=None, repeats=20, warmup=3, calibration_images=None, work_dir=None,
+              device="cpu"):
+    """Time ``model`` (and with ``reference`` PaddleSeg's PPLiteSeg with its weights) on ``runtimes``.
+
+    Args:
+        model (nn.Layer): The model, weights loaded.
+        input_shape (tuple): N C H W, fixed for the exported models.
+        runtimes (tuple[str]): Names from ``RUNTIMES``.
+        reference (bool): Also time PaddleSeg's ``PPLiteSeg`` with the same weights and runtimes.
+        threads (int): CPU threads for every runtime and the GEMM measurement.
+        calibration_images (list[np.ndarray], optional): Preprocessed images; when given, int8
+            models are quantized with them and timed too.
+        device (str): "cpu", or "gpu" for the paper's route (onnxruntime with TensorRT).
+    Returns:
+        dict: ``machine`` (device, threads, gemm_gflops), ``models`` ({name: params, gflops}),
+        ``rows`` (one per model and runtime) and ``skipped`` ({runtime: reason}).
+    """
+    threads = threads or default_threads()
+    paddle.set_device(device)
+    paddle.base.core.set_num_threads(threads)
+    model.eval()
+    models = {"plugin": model}
+    if reference:
+        models["reference"] = official_twin(model)
+        if not same_function(model, models["reference"]):
+            raise RuntimeError("PPLiteSeg twin does not reproduce the model's logits")
+    all_runtimes, skipped, info = {}, {}, {}
+    onnx_needed = any(name in ONNX_RUNTIMES for name in runtimes)
+    if onnx_needed and importlib.util.find_spec("paddle2onnx") is None:
+        skipped.update({name: "paddle2onnx is not installed: pip install 'paddleseg-liteseg[onnx]'"
+                        for name in runtimes if name in ONNX_RUNTIMES})
+        runtimes, onnx_needed = [name for name in runtimes if name not in ONNX_RUNTIMES], False
+    exported = tempfile.TemporaryDirectory(dir=work_dir)
+    for model_name, layer in models.items():
+        model_dir = os.path.join(exported.name, model_name)
+        deploy = export(layer, model_dir, [{"type": "Normalize"}], input_shape=input_shape,
+                        onnx=onnx_needed)
+        if onnx_needed and calibration_images:
+            quantize_onnx(os.path.join(model_dir, deploy["onnx"]), os.path.join(model_dir, INT8_FILE),
+                          [_resized(image, *input_shape[2:]) for image in calibration_images])
+            deploy[ONNX_INT8_KEY] = INT8_FILE
+        built, missing = build_runtimes(layer, model_dir, deploy, runtimes, threads,
+                                        int8=bool(calibration_images), device=device)
+        all_runtimes.update({(model_name, label): runtime for label, runtime in built.items()})
+        skipped.update(missing)
+        params, gflops = complexity(layer, input_shape)
+        info[model_name] = {"params": params, "gflops": round(gflops, 3)}
+
+    batch = np.random.default_rng(0).standard_normal(input_shape, dtype=np.float32)
+    gemm_before = gemm_gflops(threads, device=device)
+    times = time_interleaved({key: (lambda runtime=runtime: runtime(batch))
+                              for key, runtime in all_runtimes.items()}, repeats, warmup)
+    gemm = max(gemm_before, gemm_gflops(threads, device=device))  # the machine's best, before or after
+    rows = []
+    for (model_name, label), seconds in times.items():
+        median = statistics.median(seconds)
+        achieved = info[model_name]["gflops"] / median
+        rows.append({
+            "model": model_name, "runtime": label, "input_shape": list(input_shape),
+            "median_ms": round(1000 * median, 2),
+            "p90_ms": round(1000 * float(np.percentile(seconds, 90)), 2),
+            "fps": round(input_shape[0] / median, 2),
+            "gflops_per_s": round(achieved, 1), "fraction_of_gemm": round(achieved / gemm, 3),
+            "runs": len(seconds)})
+    if reference:
+        medians = {(row["model"], row["runtime"]): row["median_ms"] for row in rows}
+        for row in rows:
+            baseline = medians.get(("reference", row["runtime"]))
+            row["vs_reference"] = round(row["median_ms"] / baseline, 3) if baseline else None
+    exported.cleanup()
+    return {"machine": {"device": device, "threads": threads, "gemm_gflops": round(gemm, 1)},
+            "models": info, "rows": rows, "skipped": skipped}
+
+
+COLUMNS = [("model", "model"), ("runtime", "runtime"), ("median_ms", "median ms"),
+           ("p90_ms", "p90 ms"), ("fps", "FPS"), ("gflops_per_s", "GFLOP/s"),
+           ("fraction_of_gemm", "of GEMM"), ("vs_reference", "vs reference")]
+
+
+def format_table(result):
+    """The result as a Markdown table, with the machine's GEMM rate and model sizes above it."""
+    machine = result["machine"]
+    where = "GPU" if machine["device"] == "gpu" else f"{machine['threads']} threads"
+    lines = [f"fp32 GEMM ({GEMM_SIZE}x{GEMM_SIZE}, {where}): {machine['gemm_gflops']} GFLOP/s"]
+    lines += [f"{name}: {values['params'] / 1e6:.2f} M params, {values['gflops']} GFLOPs"
+              for name, values in result["models"].items()]
+    columns = [(key, title) for key, title in COLUMNS
+               if any(key in row for row in result["rows"])]
+    lines.append("")
+    lines.append("| " + " | ".join(title for _, title in columns) + " |")
+    lines.append("|" + "---|" * len(columns))
+    for row in result["rows"]:
+        lines.append("| " + " | ".join(_cell(row.get(key)) for key, _ in columns) + " |")
+    lines += [f"skipped {name}: {reason}" for name, reason in result["skipped"].items()]
+    return "\n".join(lines)
+
+
+def _cell(value):
+    return "-" if value is None else str(value)
+
+
+def write_json(result, path):
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, "w") as file:
+        json.dump(result, file, indent=2)

@@ -1,0 +1,101 @@
+"""Export a model for deployment: a Paddle inference model, PaddleSeg's ``deploy.yaml``, and ONNX.
+
+The Paddle model and ``deploy.yaml`` are what PaddleSeg's ``tools/export.py`` writes, with one fix:
+on Paddle 3 (PIR) ``paddle.jit.save`` writes ``model.json``, not the ``model.pdmodel`` that
+PaddleSeg 2.8 names in ``deploy.yaml``, so the file named here is the file that was written.
+H and W (and the batch) stay dynamic unless ``input_shape`` fixes them; the plugin's SPPM pools
+with shape-agnostic matrices, so the ONNX model is dynamic too.
+"""
+import os
+
+import paddle
+import yaml
+from paddleseg.deploy.export import WrappedModel
+
+from ..errors import UserError
+from .onnx_conversion import convert_to_onnx
+
+OUTPUT_OPS = ("argmax", "softmax", "none")
+DEPLOY_FILE = "deploy.yaml"
+MODEL_PREFIX = "model"
+PROGRAM_FILES = ("model.json", "model.pdmodel")  # Paddle 3 (PIR), Paddle 2 / old IR
+PARAMS_FILE = "model.pdiparams"
+ONNX_FILE = "model.onnx"
+ONNX_INT8_KEY = "onnx_int8"  # deploy.yaml key of the int8 model (see quantize.py)
+INPUT_NAME = "x"
+
+
+class ExportError(UserError):
+    """The model could not be exported; the message says which step failed and what to change."""
+
+
+def export(model, save_dir, transforms, input_shape=None, output_op="argmax", onnx=False):
+    """Write ``model`` to ``save_dir`` as a Paddle inference model with ``deploy.yaml`` (and ONNX).
+
+    Args:
+        model (nn.Layer): A PaddleSeg model returning a list of logits (the first is used).
+        save_dir (str): Output directory.
+        transforms (list[dict]): Preprocessing as PaddleSeg config entries (the val transforms).
+        input_shape (list[int], optional): Fixed N C H W; None keeps N, H and W dynamic.
+        output_op (str): "argmax" (int32 labels N H W), "softmax" or "none" (float N C H W).
+        onnx (bool): Also write ``model.onnx`` (needs paddle2onnx: the ``onnx`` extra).
+    Returns:
+        dict: The ``Deploy`` section written to ``deploy.yaml``.
+    """
+    if output_op not in OUTPUT_OPS:
+        raise ExportError(f"--output_op must be one of {OUTPUT_OPS}, got {output_op!r}")
+    shape = list(input_shape) if input_shape else [None, 3, None, None]
+    if len(shape) != 4:
+        raise ExportError(f"--input_shape needs 4 numbers (N C H W), got {shape}")
+    os.makedirs(save_dir, exist_ok=True)
+    model.eval()
+    if output_op != "none":
+        model = WrappedModel(model, output_op)
+    spec = [paddle.static.InputSpec(list(shape), "float32", name=INPUT_NAME)]
+    static_model = paddle.jit.to_static(model, input_spec=spec, full_graph=True)
+    paddle.jit.save(static_model, os.path.join(save_dir, MODEL_PREFIX))
+    program_file = saved_program_file(save_dir)
+
+    deploy = {
+        "model": program_file,
+        "params": PARAMS_FILE,
+        "transforms": transforms,
+        "input_shape": shape,
+        "output_op": output_op,
+        "output_dtype": "int32" if output_op == "argmax" else "float32",
+    }
+    if onnx:
+        convert_to_onnx(os.path.join(save_dir, program_file), os.path.join(save_dir, PARAMS_FILE),
+                        os.path.join(save_dir, ONNX_FILE))
+        deploy["onnx"] = ONNX_FILE
+    write_deploy_yaml(save_dir, deploy)
+    return deploy
+
+
+def saved_program_file(save_dir):
+    """The program file ``paddle.jit.save`` wrote: ``model.json`` on PIR, else ``model.pdmodel``."""
+    for name in PROGRAM_FILES:
+        if os.path.isfile(os.path.join(save_dir, name)):
+            return name
+    raise ExportError(f"paddle.jit.save wrote none of {PROGRAM_FILES} in {save_dir}")
+
+
+def write_deploy_yaml(save_dir, deploy):
+    with open(os.path.join(save_dir, DEPLOY_FILE), "w") as file:
+        yaml.safe_dump({"Deploy": deploy}, file, sort_keys=False)
+
+
+def read_deploy_yaml(model_dir):
+    """The ``Deploy`` section of ``model_dir/deploy.yaml``, checked for the keys inference needs."""
+    path = os.path.join(model_dir, DEPLOY_FILE)
+    if not os.path.isfile(path):
+        raise UserError(f"{path} not found: --model_dir must be a directory written by "
+                        "`paddleseg export`")
+    with open(path) as file:
+        deploy = (yaml.safe_load(file) or {}).get("Deploy")
+    if not isinstance(deploy, dict):
+        raise UserError(f"{path} has no Deploy section")
+    missing = [key for key in ("model", "params", "transforms") if key not in deploy]
+    if missing:
+        raise UserError(f"{path}: Deploy has no {', '.join(missing)}")
+    return deploy

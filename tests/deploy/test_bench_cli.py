@@ -1,0 +1,39 @@
+"""``paddleseg bench``: a table and a JSON with the fields; timing values are never asserted."""
+import json
+
+import numpy as np
+
+from paddleseg_liteseg.cli import main
+from paddleseg_liteseg.deploy.bench import gemm_gflops, time_interleaved
+
+ROW_FIELDS = {"model", "runtime", "input_shape", "median_ms", "p90_ms", "fps", "gflops_per_s",
+              "fraction_of_gemm", "runs", "vs_reference"}
+
+
+def test_bench_prints_a_table_and_writes_json(toy_model, tmp_path, capsys):
+    target = tmp_path / "bench.json"
+    assert main(["bench", "--config", toy_model.config, "--model_path", toy_model.checkpoint,
+                 "--input_shape", "1", "3", "128", "256", "--backend", "dygraph", "paddle", "onnxruntime",
+                 "--reference", "--repeats", "2", "--warmup", "1", "--cpu_threads", "1",
+                 "--save_json", str(target)]) == 0
+    output = capsys.readouterr().out
+    assert "| model | runtime | median ms |" in output and "GEMM" in output
+    result = json.loads(target.read_text())
+    assert result["machine"]["gemm_gflops"] > 0 and result["machine"]["threads"] == 1
+    assert set(result["models"]) == {"plugin", "reference"}
+    assert result["models"]["plugin"]["params"] == result["models"]["reference"]["params"]
+    runtimes = {row["runtime"] for row in result["rows"]}
+    assert {"dygraph fp32", "paddle fp32", "paddle fp32 oneDNN off"} <= runtimes
+    for row in result["rows"]:
+        assert set(row) == ROW_FIELDS and row["runs"] == 2
+
+
+def test_rounds_rotate_the_order():
+    calls = []
+    times = time_interleaved({name: (lambda name=name: calls.append(name)) for name in "abc"},
+                             repeats=3, warmup=0)
+    assert calls == list("abcbcacab") and all(len(values) == 3 for values in times.values())
+
+
+def test_gemm_rate_is_measured():
+    assert np.isfinite(gemm_gflops(threads=1, size=256, repeats=1))

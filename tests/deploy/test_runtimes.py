@@ -1,0 +1,85 @@
+"""Every backend agrees with the dygraph model it was exported from, at two input sizes."""
+import importlib.util
+
+import cv2
+import pytest
+
+from paddleseg_liteseg.deploy import create_runtime, read_deploy_yaml
+from paddleseg_liteseg.deploy.runtimes import BackendUnavailable, choose_backend
+
+FP32_AGREEMENT = 0.9999
+INT8_AGREEMENT = 0.99
+
+
+def _installed(module):
+    return importlib.util.find_spec(module) is not None
+
+
+BACKENDS = [
+    "paddle",
+    pytest.param("onnxruntime", marks=pytest.mark.skipif(not _installed("onnxruntime"),
+                                                         reason="onnxruntime not installed ([onnx] extra)")),
+    pytest.param("openvino", marks=pytest.mark.skipif(not _installed("openvino"),
+                                                      reason="openvino not installed ([openvino] extra)")),
+]
+
+
+def _inputs(val_images, helpers, scale):
+    """The val images at ``scale`` of their size, preprocessed as deploy.yaml says."""
+    height, width = val_images[0].shape[:2]
+    size = (int(width * scale), int(height * scale))
+    return helpers.normalize([cv2.resize(image, size, interpolation=cv2.INTER_LINEAR) for image in val_images])
+
+
+@pytest.fixture(scope="module")
+def references(trained_model, val_images, helpers):
+    """Dygraph labels of the val images at full size and at an odd 0.75 size (one dynamic graph)."""
+    batches = {scale: _inputs(val_images, helpers, scale) for scale in (1.0, 0.7)}
+    return {scale: (batch, helpers.dygraph_labels(trained_model, batch)) for scale, batch in batches.items()}
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_fp32_agrees_with_dygraph_at_two_sizes(backend, exported, references, request):
+    if backend != "paddle":
+        request.getfixturevalue("onnx_extra")
+    runtime = create_runtime(exported, read_deploy_yaml(exported), backend)
+    for scale, (batch, expected) in references.items():
+        labels = runtime(batch)
+        assert labels.shape == expected.shape
+        assert (labels == expected).mean() >= FP32_AGREEMENT, (backend, scale)
+
+
+@pytest.mark.parametrize("backend", BACKENDS[1:])
+def test_int8_agrees_with_dygraph(backend, onnx_extra, exported, references):
+    runtime = create_runtime(exported, read_deploy_yaml(exported), backend, precision="int8")
+    batch, expected = references[1.0]
+    assert (runtime(batch) == expected).mean() >= INT8_AGREEMENT
+
+
+def test_paddle_inference_runs_onednn_by_default(exported):
+    """oneDNN is on, with the placement pass removed that crashes on the bilinear resize."""
+    runtime = create_runtime(exported, read_deploy_yaml(exported), "paddle")
+    assert runtime.config.onednn_enabled()
+
+
+def test_auto_prefers_onnxruntime_on_cpu_and_falls_back_to_paddle(onnx_extra, exported):
+    deploy = read_deploy_yaml(exported)
+    assert choose_backend(exported, deploy) == "onnxruntime"
+    int8 = "openvino" if _installed("openvino") else "onnxruntime"
+    assert choose_backend(exported, deploy, precision="int8") == int8
+    without_onnx = {key: value for key, value in deploy.items() if not key.startswith("onnx")}
+    assert choose_backend(exported, without_onnx) == "paddle"
+
+
+def test_missing_runtime_names_the_extra(onnx_extra, exported, monkeypatch):
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *args: None if name == "openvino" else real_find_spec(name, *args))
+    with pytest.raises(BackendUnavailable, match=r"pip install 'paddleseg-liteseg\[openvino\]'"):
+        create_runtime(exported, read_deploy_yaml(exported), "openvino")
+
+
+def test_int8_without_an_int8_model_says_how_to_export_one(onnx_extra, exported):
+    deploy = {key: value for key, value in read_deploy_yaml(exported).items() if key != "onnx_int8"}
+    with pytest.raises(BackendUnavailable, match="--int8"):
+        create_runtime(exported, deploy, "onnxruntime", precision="int8")
