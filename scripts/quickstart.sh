@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole loop on a fresh machine, CPU only, about 10 minutes on 2 cores: install into .venv,
 # generate the toy dataset, train PP-LiteSeg-T from scratch with VisualDL on, evaluate, predict
-# colour overlays and export a deployable model.
+# colour overlays, export a deployable model (Paddle + dynamic ONNX) and run it with `paddleseg infer`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$(date +%s)
@@ -25,7 +25,9 @@ $paddleseg val --config "$config" --device cpu \
 $paddleseg predict --config "$config" --device cpu --image_path data/toy/leftImg8bit/val \
     --model_path "$out/train/best_model/model.pdparams" --save_dir "$out/predict" 2>&1 | tail -n 2
 $paddleseg export --config "$config" --model_path "$out/train/best_model/model.pdparams" \
-    --save_dir "$out/inference_model" 2>&1 | tail -n 2
+    --save_dir "$out/inference_model" --onnx 2>&1 | tail -n 1
+$paddleseg infer --model_dir "$out/inference_model" --image_path data/toy/leftImg8bit/val \
+    --save_dir "$out/infer" 2>&1 | tail -n 2
 
 miou=$(grep -o "mIoU: [0-9.]*" "$out/val.log" | tail -n 1)
 cat <<SUMMARY
@@ -35,5 +37,5 @@ PP-LiteSeg-T on the toy val set: $miou
   checkpoints     $out/train (best: $out/train/best_model/model.pdparams)
   VisualDL log    .venv/bin/visualdl --logdir $out/train
   overlays        $out/predict/added_prediction
-  inference model $out/inference_model (deploy.yaml)
+  inference model $out/inference_model (deploy.yaml, model.onnx); its output in $out/infer
 SUMMARY
