@@ -1,5 +1,6 @@
 """``paddleseg bench``: latency, FPS, params and FLOPs of a config's model on every runtime."""
 from .config import add_config_argument, load
+from .export import add_int8_arguments
 
 BACKEND_CHOICES = ["dygraph", "paddle", "onnxruntime", "openvino", "all"]
 
@@ -14,12 +15,7 @@ def add_arguments(parser):
                         help="Runtimes to time (default: all).")
     parser.add_argument("--reference", action="store_true",
                         help="Also time PaddleSeg's PPLiteSeg with the same weights, and print the ratio.")
-    parser.add_argument("--int8", action="store_true",
-                        help="Also time int8 models calibrated on the config's train_dataset images.")
-    parser.add_argument("--calib_image_path", default=None,
-                        help="Calibration images: an image, a directory or a file list "
-                             "(default: the config's train_dataset images).")
-    parser.add_argument("--calib_num", type=int, default=32, help="Number of calibration images.")
+    add_int8_arguments(parser, "Also time int8 models calibrated on the config's train_dataset images.")
     parser.add_argument("--device", default=None, choices=["cpu", "gpu"],
                         help="Device (default: gpu when Paddle sees one, else cpu). On gpu, onnxruntime "
                              "runs TensorRT where installed: the paper's protocol.")

@@ -13,8 +13,13 @@ def add_arguments(parser):
                         help="Operator appended to the model's logits.")
     parser.add_argument("--onnx", action="store_true",
                         help="Also write model.onnx (dynamic shapes unless --input_shape).")
-    parser.add_argument("--int8", action="store_true",
-                        help="Also write model_int8.onnx, quantized after calibrating on dataset images (implies --onnx).")
+    add_int8_arguments(parser, "Also write model_int8.onnx, quantized after calibrating on dataset "
+                               "images (implies --onnx).")
+
+
+def add_int8_arguments(parser, int8_help):
+    """``--int8`` and where its calibration images come from (``export`` and ``bench``)."""
+    parser.add_argument("--int8", action="store_true", help=int8_help)
     parser.add_argument("--calib_image_path", default=None,
                         help="Calibration images: an image, a directory or a file list "
                              "(default: the config's train_dataset images).")

@@ -14,6 +14,7 @@ from paddleseg_liteseg.datasets import prepare_camvid as prepare_camvid_module
 from paddleseg_liteseg.datasets.camvid import CamVid
 from paddleseg_liteseg.cli import main
 from paddleseg_liteseg.datasets.prepare_camvid import prepare_camvid
+from file_tree import read_tree
 
 H, W = 36, 48
 COUNTS = {"train": 3, "val": 2, "test": 2}
@@ -37,15 +38,6 @@ def raw_root(tmp_path):
     return str(root)
 
 
-def read_all(root):
-    out = {}
-    for folder, _, names in os.walk(root):
-        for n in names:
-            with open(os.path.join(folder, n), "rb") as f:
-                out[os.path.relpath(os.path.join(folder, n), root)] = f.read()
-    return out
-
-
 def prepare_recording_warnings(*args):
     """(prepare_camvid's result, the messages it warned)."""
     with warnings.catch_warnings(record=True) as caught:
@@ -59,9 +51,9 @@ def prepare_quietly(*args):
 
 
 def test_void_becomes_255_and_originals_are_untouched(raw_root):
-    originals = {path: data for path, data in read_all(raw_root).items() if path != "train.txt"}
+    originals = {path: data for path, data in read_tree(raw_root).items() if path != "train.txt"}
     assert prepare_quietly(raw_root) == COUNTS
-    after = read_all(raw_root)
+    after = read_tree(raw_root)
     assert {path: after[path] for path in originals} == originals
     for split, count in COUNTS.items():
         for i in range(count):
@@ -84,9 +76,9 @@ def test_segnet_list_is_kept_aside_once_and_reruns_are_identical(raw_root):
         f"{raw_root}/train.txt is replaced; its previous content is kept in {raw_root}/train.txt.orig"]
     with open(os.path.join(raw_root, "train.txt.orig")) as f:
         assert f.read() == SEGNET_LIST
-    first = read_all(raw_root)
+    first = read_tree(raw_root)
     _, messages = prepare_recording_warnings(raw_root)
-    assert read_all(raw_root) == first
+    assert read_tree(raw_root) == first
     assert not any("replaced" in m for m in messages)
 
 

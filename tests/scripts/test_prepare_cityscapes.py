@@ -14,6 +14,7 @@ from paddleseg.datasets import Cityscapes, Dataset
 from paddleseg.transforms import Normalize
 from paddleseg_liteseg.cli import main
 from paddleseg_liteseg.datasets.prepare_cityscapes import prepare_cityscapes
+from file_tree import read_tree
 
 H, W = 32, 64
 CITIES = ("aachen", "bremen")
@@ -60,15 +61,6 @@ def raw_root(tmp_path):
 def train_ids(root, split, city, i):
     return np.asarray(Image.open(os.path.join(root, "gtFine", split, city,
                                               f"{name(city, i)}_gtFine_labelTrainIds.png")))
-
-
-def read_all(root):
-    out = {}
-    for folder, _, names in os.walk(root):
-        for n in names:
-            with open(os.path.join(folder, n), "rb") as f:
-                out[os.path.relpath(os.path.join(folder, n), root)] = f.read()
-    return out
 
 
 def test_label_ids_become_cityscapesscripts_train_ids(raw_root):
@@ -125,14 +117,14 @@ def test_paddleseg_reads_the_result(raw_root):
 
 def test_is_idempotent_and_parallel_runs_match(raw_root, tmp_path_factory):
     prepare_cityscapes(raw_root, num_workers=1)
-    first = read_all(raw_root)
+    first = read_tree(raw_root)
     stamp = os.stat(os.path.join(raw_root, "gtFine/train/aachen/aachen_000000_000019_gtFine_labelTrainIds.png"))
     prepare_cityscapes(raw_root, num_workers=2)
-    assert read_all(raw_root) == first
+    assert read_tree(raw_root) == first
     assert os.stat(os.path.join(raw_root, "gtFine/train/aachen/aachen_000000_000019_gtFine_labelTrainIds.png")
                    ).st_mtime_ns == stamp.st_mtime_ns  # kept, not rewritten
     prepare_cityscapes(raw_root, num_workers=2, overwrite=True)
-    assert read_all(raw_root) == first
+    assert read_tree(raw_root) == first
     assert not any(path.endswith(".part") for path in first)
 
 
