@@ -25,6 +25,15 @@ def adaptive_average_matrix(length, bins):
     return weights / weights.sum(axis=1, keepdim=True)
 
 
+def matrix_pool(x, bins):
+    """Adaptive average pooling as ``rows @ x @ columns.T``, with averaging matrices built from the
+    input's runtime shape: the same numbers (within float rounding) for any H and W."""
+    height, width = paddle.shape(x)[2], paddle.shape(x)[3]
+    rows = adaptive_average_matrix(height, bins).astype(x.dtype)
+    columns = adaptive_average_matrix(width, bins).astype(x.dtype)
+    return paddle.matmul(paddle.matmul(rows, x), columns, transpose_y=True)
+
+
 class PyramidBranch(nn.Layer):
     """Average-pool to ``bin_size`` x ``bin_size`` and project with a 1x1 ConvBNReLU."""
 
@@ -36,13 +45,13 @@ class PyramidBranch(nn.Layer):
     def pool(self, x):
         """Adaptive average pooling of (N, C, H, W) to (N, C, bin_size, bin_size).
 
-        Written as ``rows @ x @ columns.T`` with averaging matrices built from the input's runtime
-        shape, because ``AdaptiveAvgPool2D`` exports (to ONNX) only for a fixed H and W.
+        Eagerly this is PaddleSeg's own op, so training and parity with its PPLiteSeg are exact. In
+        a static graph (export) it is ``matrix_pool``, because ``AdaptiveAvgPool2D`` exports to ONNX
+        only for a fixed H and W.
         """
-        height, width = paddle.shape(x)[2], paddle.shape(x)[3]
-        rows = adaptive_average_matrix(height, self.bin_size).astype(x.dtype)
-        columns = adaptive_average_matrix(width, self.bin_size).astype(x.dtype)
-        return paddle.matmul(paddle.matmul(rows, x), columns, transpose_y=True)
+        if paddle.in_dynamic_mode():
+            return F.adaptive_avg_pool2d(x, self.bin_size)
+        return matrix_pool(x, self.bin_size)
 
     def forward(self, x):
         return self.conv(self.pool(x))

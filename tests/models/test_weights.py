@@ -24,7 +24,7 @@ def test_official_checkpoint_gives_identical_outputs(variant, tmp_path):
     path = str(tmp_path / "official.pdparams")
     paddle.save(official.state_dict(), path)
     plugin = build_plugin(variant, pretrained=path)
-    x = paddle.randn([2, 3, 96, 160])
+    x = paddle.randn([2, 3, 256, 512])
 
     official.eval(), plugin.eval()
     assert _max_abs_diff(official(x)[0], plugin(x)[0]) <= PARITY_ATOL
