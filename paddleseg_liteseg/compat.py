@@ -10,7 +10,9 @@ These Paddle 3 changes break its train / evaluate paths:
 * ``Tensor.astype`` to the same dtype returns the tensor itself (no copy), so
   an in-place write into a loss' ``labels`` now corrupts other losses' autograd
   graphs;
-* ``paddle.is_compiled_with_mlu`` is gone.
+* ``paddle.is_compiled_with_mlu`` is gone;
+* an error in a dataset's ``__getitem__`` ends the DataLoader's reader thread, so
+  training waits forever (num_workers=0) or stops on a bare SystemError.
 
 ``apply()`` installs one small monkeypatch per breakage.  A fix is installed
 only on Paddle >= 3 with PaddleSeg 2.8.x *and* when a cheap probe shows that
@@ -22,6 +24,8 @@ before anything does ``from paddleseg... import <patched name>``.
 """
 import importlib
 import inspect
+import threading
+import traceback
 import warnings
 
 import paddle
@@ -271,6 +275,77 @@ def _fix_set_device():
 
 
 # ---------------------------------------------------------------------------
+# DataLoader: an error in a dataset's __getitem__ ends Paddle's reader thread. With num_workers=0
+# the training loop then waits forever; with workers it gets a bare "Blocking queue is killed"
+# SystemError, and the error that names the sample is only printed by the dying thread.
+def _probe_loader_errors():
+    class Failing(paddle.io.Dataset):
+        def __len__(self):
+            return 1
+
+        def __getitem__(self, index):
+            raise ValueError('probe')
+
+    hook, threading.excepthook = threading.excepthook, lambda args: None  # the probe's thread error
+    try:
+        iterator = iter(paddle.io.DataLoader(Failing(), batch_size=1))
+        iterator._thread.join()
+        waits_forever = not iterator._thread_done_event.is_set()  # __next__ was never told
+    finally:
+        threading.excepthook = hook
+    iterator._try_shutdown_all()
+    return waits_forever
+
+
+def _fix_loader_errors():
+    from paddle.io.dataloader import dataloader_iter
+
+    # The reader thread's error is kept as (type, text), as Paddle passes worker errors: its
+    # traceback holds the iterator, and an iterator freed by the garbage collector waits forever
+    # for its workers. Re-raised worker errors already hold the worker's traceback as text.
+    for iterator_class, describe in ((dataloader_iter._DataLoaderIterSingleProcess, _traceback_text),
+                                     (dataloader_iter._DataLoaderIterMultiProcess, str)):
+        thread_loop, next_batch = iterator_class._thread_loop, iterator_class.__next__
+
+        def _thread_loop(self, *args, _thread_loop=thread_loop, _describe=describe):
+            """Paddle's reader thread, handing its error to __next__ instead of dying with it."""
+            try:
+                _thread_loop(self, *args)
+            except Exception as error:
+                self._reader_error = (type(error), _describe(error))
+                self._exit_thread_unexpectedly()  # kills the queue __next__ waits on
+
+        def __next__(self, _next_batch=next_batch):
+            """Paddle's __next__, raising the reader thread's error instead of "queue is killed"."""
+            try:
+                return _next_batch(self)
+            except Exception:
+                reader_error, self._reader_error = getattr(self, '_reader_error', None), None
+                if reader_error is None:
+                    raise
+                # Stop the workers now: one garbage-collected later waits forever for them.
+                self._try_shutdown_all()
+            raise _rebuilt(*reader_error) from None
+
+        name = f'paddle.io.dataloader.dataloader_iter.{iterator_class.__name__}'
+        _patch(f'{name}._thread_loop', iterator_class, '_thread_loop', _thread_loop)
+        _patch(f'{name}.__next__', iterator_class, '__next__', __next__)
+
+
+def _traceback_text(error):
+    return (f'DataLoader reader thread caught {type(error).__name__} with message:\n'
+            + ''.join(traceback.format_exception(error)))
+
+
+def _rebuilt(error_type, message):
+    """``error_type(message)``, or a RuntimeError where that type takes other arguments."""
+    try:
+        return error_type(message)
+    except Exception:
+        return RuntimeError(message)
+
+
+# ---------------------------------------------------------------------------
 # Warnings that are pure noise on Paddle 3 (only these two are silenced).
 def _silence_noise():
     # Paddle 3's BatchNorm warns on *every* training forward that it tracks running stats --
@@ -297,6 +372,8 @@ FIXES = {
                  _probe_dice, _fix_dice),
     'utils.set_device': ('paddle.is_compiled_with_mlu removed; use custom-device check', _probe_set_device,
                          _fix_set_device),
+    'DataLoader': ("a dataset error ends the reader thread: hangs (num_workers=0) or a bare SystemError; "
+                   "raise it in the loop", _probe_loader_errors, _fix_loader_errors),
     'warnings': ('silence two Paddle 3 noise warnings (BatchNorm info, numpy scalar deprecation)',
                  lambda: True, _silence_noise),
 }

@@ -1,5 +1,6 @@
 """Errors that describe bad input. Their messages name the file or config key at fault, so the
 ``paddleseg`` command prints them as one line instead of a traceback."""
+import re
 
 
 class UserError(Exception):
@@ -12,3 +13,20 @@ class DatasetError(UserError, ValueError):
 
 class ConfigError(UserError, ValueError):
     """A config value that cannot work; the message names the key and the file."""
+
+
+class SampleError(DatasetError):
+    """A dataset sample that failed to load during training or evaluation; the message names its files.
+
+    Paddle's DataLoader hands an error from a worker process or its reader thread on as the same type,
+    with the whole traceback as the message; ``str`` keeps only the last line, this error's own message.
+    """
+
+    def __str__(self):
+        message = super().__str__()
+        match = _HANDED_ON.fullmatch(message)
+        return match["message"].strip() if match else message
+
+
+_HANDED_ON = re.compile(r"DataLoader (worker\(\d+\)|reader thread) caught SampleError with message:\n"
+                        r".*\n[\w.]*SampleError: (?P<message>.*)", re.DOTALL)

@@ -55,14 +55,15 @@ def _np_log_softmax(logit):
 def test_apply_is_idempotent_and_installs_every_fix_here():
     _needs()
     assert compat.applied() == ['metrics.calculate_area', 'train.loss_computation', 'CrossEntropyLoss',
-                                'OhemCrossEntropyLoss', 'RMILoss', 'DiceLoss', 'utils.set_device', 'warnings']
+                                'OhemCrossEntropyLoss', 'RMILoss', 'DiceLoss', 'utils.set_device', 'DataLoader',
+                                'warnings']
     assert list(compat.FIXES) == compat.applied()
     metrics = importlib.import_module('paddleseg.utils.metrics')
     before = (metrics.calculate_area, L.CrossEntropyLoss._post_process_loss, dict(ORIG))
     assert compat.apply() == compat.applied()
     compat._fix_ce()  # even a direct re-install does not wrap twice
     assert (metrics.calculate_area, L.CrossEntropyLoss._post_process_loss, dict(ORIG)) == before
-    assert len(ORIG) == 7 and metrics.calculate_area is not ORIG['paddleseg.utils.metrics.calculate_area']
+    assert len(ORIG) == 11 and metrics.calculate_area is not ORIG['paddleseg.utils.metrics.calculate_area']
 
 
 def test_version_guard(monkeypatch):
@@ -77,7 +78,7 @@ def test_version_guard(monkeypatch):
 def test_behaviour_probes_see_no_breakage_once_fixed():
     """The probes detect exactly the broken behaviour: on fixed code they would patch nothing."""
     for probe in (compat._probe_calculate_area, compat._probe_ce, compat._probe_ohem,
-                  compat._probe_rmi, compat._probe_dice):
+                  compat._probe_rmi, compat._probe_dice, compat._probe_loader_errors):
         assert probe() is False, probe.__name__
 
 
@@ -283,6 +284,42 @@ def test_only_noise_warnings_are_silenced():
         compat._silence_noise()
         noisy()
     assert [str(w.message) for w in rec] == ['an unrelated warning']
+
+
+# --------------------------------------------------------------------------- DataLoader
+class _FailingSample(paddle.io.Dataset):
+    """Eight samples; the fourth cannot be read."""
+
+    def __len__(self):
+        return 8
+
+    def __getitem__(self, index):
+        if index == 3:
+            raise ValueError('sample 3 is broken')
+        return np.float32([index])
+
+
+def test_the_unfixed_reader_thread_dies_without_telling_the_loop():
+    _needs('DataLoader')
+    from paddle.io.dataloader import dataloader_iter
+    patched = dataloader_iter._DataLoaderIterSingleProcess._thread_loop
+    dataloader_iter._DataLoaderIterSingleProcess._thread_loop = ORIG[
+        'paddle.io.dataloader.dataloader_iter._DataLoaderIterSingleProcess._thread_loop']
+    try:
+        assert compat._probe_loader_errors()  # with Paddle's own thread, __next__ would wait forever
+    finally:
+        dataloader_iter._DataLoaderIterSingleProcess._thread_loop = patched
+    assert not compat._probe_loader_errors()
+
+
+@pytest.mark.parametrize('num_workers', [0, 2])
+def test_a_dataset_error_reaches_the_loop(num_workers):
+    _needs('DataLoader')
+    loader = paddle.io.DataLoader(_FailingSample(), batch_size=2, num_workers=num_workers)
+    with pytest.raises(ValueError, match='sample 3 is broken') as error:
+        for _ in loader:
+            pass
+    assert 'Blocking queue is killed' not in str(error.value)
 
 
 # --------------------------------------------------------------------------- end to end

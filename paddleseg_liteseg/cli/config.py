@@ -17,10 +17,13 @@ def add_device_argument(parser):
                         help="Device to run on (default: gpu when Paddle sees one, else cpu).")
 
 
-def load(args, **overrides):
-    """Return (Config, SegBuilder) for ``args.config`` with ``args.opts`` and ``overrides`` applied."""
-    from paddleseg.cvlibs import Config, SegBuilder
-    config = Config(args.config, opts=args.opts, **overrides)
+def load(args, sections=(), **overrides):
+    """Return (Config, SegBuilder) for ``args.config`` with ``args.opts`` and ``overrides`` applied,
+    checked before anything is built; ``sections``: the datasets whose files must exist."""
+    from paddleseg.cvlibs import SegBuilder
+
+    from ..checks import load_config
+    config = load_config(args.config, sections=sections, opts=args.opts, **overrides)
     return config, SegBuilder(config)
 
 

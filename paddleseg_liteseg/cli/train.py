@@ -1,6 +1,8 @@
 """``paddleseg train``: PaddleSeg's ``tools/train.py`` with the plugin loaded."""
 from .config import add_config_argument, add_device_argument, load, set_device
 
+DATA_CHECK_SAMPLES = 200  # read before training; paddleseg check-data reads them all
+
 
 def add_arguments(parser):
     add_config_argument(parser)
@@ -24,6 +26,8 @@ def add_arguments(parser):
     parser.add_argument("--amp_level", default="O1", choices=["O1", "O2"], help="AMP level for fp16.")
     parser.add_argument("--profiler_options", default=None, help="PaddleSeg train profiler options.")
     parser.add_argument("--repeats", type=int, default=1, help="Repeat the training samples per epoch.")
+    parser.add_argument("--skip_data_check", action="store_true",
+                        help=f"Do not read {DATA_CHECK_SAMPLES} random training samples before training.")
 
 
 def run(args):
@@ -39,8 +43,11 @@ def _train(args):
     from paddleseg.utils import logger, utils
 
     from ..checkpoints import atomic_saves, resolve_resume
+    from ..checks import check_dataset, wrap_dataset
+    from ..errors import DatasetError
 
-    config, builder = load(args, learning_rate=args.learning_rate, iters=args.iters,
+    sections = ("train_dataset", "val_dataset") if args.do_eval else ("train_dataset",)
+    config, builder = load(args, sections, learning_rate=args.learning_rate, iters=args.iters,
                            batch_size=args.batch_size)
     utils.show_env_info()
     utils.show_cfg_info(config)
@@ -53,11 +60,16 @@ def _train(args):
         logger.info(f"--resume_model auto: {resume_model or 'no complete checkpoint in ' + args.save_dir}")
     model = utils.convert_sync_batchnorm(builder.model, args.device)
     train_dataset = builder.train_dataset
+    if not args.skip_data_check:
+        report = check_dataset(train_dataset, max_samples=DATA_CHECK_SAMPLES)
+        if not report.ok:
+            raise DatasetError(f"{args.config}: train_dataset: {report}\n(paddleseg check-data reads every "
+                               "file; --skip_data_check trains anyway)")
     if args.repeats > 1:
         train_dataset.file_list *= args.repeats
     with atomic_saves():
-        train(model, train_dataset,
-              val_dataset=builder.val_dataset if args.do_eval else None,
+        train(model, wrap_dataset(train_dataset),
+              val_dataset=wrap_dataset(builder.val_dataset) if args.do_eval else None,
               optimizer=builder.optimizer, save_dir=args.save_dir, iters=config.iters,
               batch_size=config.batch_size, resume_model=resume_model,
               save_interval=args.save_interval, log_iters=args.log_iters, num_workers=args.num_workers,

@@ -17,14 +17,15 @@ def run(args):
     from paddleseg.core import evaluate
     from paddleseg.utils import utils
 
+    from ..checks import wrap_dataset
     from ..models.weights import load_pretrained
 
-    config, builder = load(args)
+    config, builder = load(args, ("val_dataset",))
     utils.show_env_info()
     utils.show_cfg_info(config)
     set_device(args)
     model = builder.model
     if args.model_path:
         load_pretrained(model, args.model_path)
-    evaluate(model, builder.val_dataset, num_workers=args.num_workers, auc_roc=args.auc_roc,
+    evaluate(model, wrap_dataset(builder.val_dataset), num_workers=args.num_workers, auc_roc=args.auc_roc,
              **test_config(config, args, "aug_eval"))

@@ -62,6 +62,7 @@ class LiteSeg(nn.Layer):
             load_pretrained(self, pretrained)
 
     def forward(self, x):
+        _check_image_shape(x)
         size = paddle.shape(x)[2:]
         features = self.backbone(x)
         features = [features[i] for i in self.backbone_indices]
@@ -70,6 +71,13 @@ class LiteSeg(nn.Layer):
         heads = self.heads if self.training else self.heads[:1]
         return [F.interpolate(head(feature), size, mode="bilinear", align_corners=False)
                 for head, feature in zip(heads, decoded)]
+
+
+def _check_image_shape(x):
+    """Refuse what no layer would take, naming the shape: not (N, C, H, W), or a side of 0 pixels (any
+    side from 1 pixel works). Eager mode only: an exported graph's shapes are known at run time."""
+    if paddle.in_dynamic_mode() and (len(x.shape) != 4 or 0 in x.shape[2:]):
+        raise ValueError(f"LiteSeg takes images as (N, C, H, W) with H, W >= 1, got shape {list(x.shape)}")
 
 
 def _build_part(name, spec, default_class, **inferred):

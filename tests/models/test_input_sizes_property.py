@@ -39,3 +39,10 @@ def test_training_takes_the_smallest_inputs_too(model, height, width):
     assert [list(logit.shape) for logit in logits] == [[2, 5, height, width]] * 3
     paddle.add_n([logit.mean() for logit in logits]).backward()
     assert all(np.isfinite(logit.numpy()).all() for logit in logits)
+
+
+@pytest.mark.parametrize("shape", [[1, 3, 0, 16], [3, 16, 16]])
+def test_impossible_shapes_are_named(model, shape):
+    model.eval()
+    with pytest.raises(ValueError, match=rf"takes images as \(N, C, H, W\) with H, W >= 1, got shape \{shape}"):
+        model(paddle.zeros(shape))

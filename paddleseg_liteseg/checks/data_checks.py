@@ -1,0 +1,208 @@
+"""Find the files of a PaddleSeg dataset that would crash or quietly spoil training, before it starts.
+
+Each image is read as PaddleSeg reads it (OpenCV, with the dataset's colour flag) and each label as
+PaddleSeg reads it (PIL), and checked for: a missing file, a file that cannot be decoded (empty,
+truncated, not an image), a label with several channels, an image and label of different sizes, and
+label values outside [0, num_classes) other than the ignore index. Decoding is the cost, so
+``max_samples`` checks a random subset (the cheap check at the start of training) and threads share
+the work (OpenCV and PIL release the GIL while decoding).
+
+OpenCV decodes a truncated JPEG with a grey lower part (and a "Premature end of JPEG file" warning)
+rather than failing, as training would read it too; such files are not reported.
+"""
+import os
+import random
+from collections import Counter, defaultdict, namedtuple
+from concurrent.futures import ThreadPoolExecutor
+
+import cv2
+import numpy as np
+from PIL import Image
+from tqdm import tqdm
+
+MISSING_IMAGE = "missing image"
+MISSING_LABEL = "missing label"
+UNREADABLE_IMAGE = "unreadable image"
+UNREADABLE_LABEL = "unreadable label"
+MULTICHANNEL_LABEL = "label with several channels"
+SIZE_MISMATCH = "image/label size mismatch"
+LABEL_OUT_OF_RANGE = "label values out of range"
+PROBLEM_KINDS = (MISSING_IMAGE, MISSING_LABEL, UNREADABLE_IMAGE, UNREADABLE_LABEL, MULTICHANNEL_LABEL,
+                 SIZE_MISMATCH, LABEL_OUT_OF_RANGE)
+
+
+class Problem(namedtuple("Problem", "kind path detail")):
+    """One problem of one file: its kind (one of PROBLEM_KINDS), the file, and what is wrong."""
+
+    def __str__(self):
+        return f"{self.path}: {self.kind}: {self.detail}"
+
+
+def check_dataset(dataset, num_classes=None, ignore_index=None, max_samples=None, sample_seed=0,
+                  workers=None, max_examples=5, progress=False):
+    """Read the images and labels of a PaddleSeg dataset's ``file_list`` and report what is wrong.
+
+    Args:
+        dataset: A PaddleSeg dataset (``file_list`` of [image path, label path or None]).
+        num_classes (int, optional): Valid labels are 0..num_classes-1; default ``dataset.num_classes``.
+        ignore_index (int, optional): The one other valid label value; default ``dataset.ignore_index``
+            (255 when the dataset has none).
+        max_samples (int, optional): Check this many samples drawn at random (seeded by
+            ``sample_seed``) instead of all.
+        workers (int, optional): Reading threads; default the number of CPUs.
+        max_examples (int): Offending files kept per problem kind.
+        progress (bool): Show a progress bar.
+
+    Returns:
+        DataReport
+    """
+    num_classes = dataset.num_classes if num_classes is None else num_classes
+    ignore_index = getattr(dataset, "ignore_index", 255) if ignore_index is None else ignore_index
+    read_flag = image_read_flag(dataset)
+    samples = list(dataset.file_list)
+    if max_samples is not None and max_samples < len(samples):
+        indices = sorted(random.Random(sample_seed).sample(range(len(samples)), max_samples))
+        samples = [samples[i] for i in indices]
+
+    def check(sample):
+        return sample_problems(*sample, num_classes=num_classes, ignore_index=ignore_index,
+                               read_flag=read_flag)
+
+    report = DataReport(total=len(dataset.file_list), max_examples=max_examples)
+    with ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 1) as executor:
+        for problems in tqdm(executor.map(check, samples), total=len(samples), desc="check-data",
+                             disable=not progress):
+            report.add(problems)
+    return report
+
+
+def sample_problems(image_path, label_path, num_classes, ignore_index=255, read_flag=cv2.IMREAD_COLOR):
+    """The problems of one sample, a list of ``Problem``; ``label_path`` is None for unlabelled ones."""
+    image, problems = _read_image(image_path, read_flag)
+    if label_path is None:
+        return problems
+    label, label_problems = _read_label(label_path)
+    problems += label_problems
+    if label is None:
+        return problems
+    if label.ndim != 2:
+        problems.append(Problem(MULTICHANNEL_LABEL, label_path,
+                                f"{label.shape[2]} channels; a label holds one class index a pixel"))
+        return problems
+    if image is not None and image.shape[:2] != label.shape:
+        problems.append(Problem(SIZE_MISMATCH, label_path,
+                                f"label is {_size(label)}, its image {image_path} is {_size(image)} "
+                                "(width x height)"))
+    problems += label_value_problems(label, label_path, num_classes, ignore_index)
+    return problems
+
+
+def image_read_flag(dataset):
+    """The OpenCV flag PaddleSeg's ``Compose`` reads the dataset's images with (colour, or grey when
+    its ``img_channels`` is 1)."""
+    return getattr(getattr(dataset, "transforms", None), "read_flag", cv2.IMREAD_COLOR)
+
+
+def label_value_problems(label, label_path, num_classes, ignore_index):
+    """[a LABEL_OUT_OF_RANGE ``Problem``] when ``label`` has values outside [0, num_classes) other
+    than ``ignore_index``, else []. Cheap enough to run on every sample while training."""
+    bad = ((label < 0) | (label >= num_classes)) & (label != ignore_index)
+    if not bad.any():
+        return []
+    values = np.unique(label[bad]).tolist()
+    return [Problem(LABEL_OUT_OF_RANGE, label_path,
+                    f"values {_short_list(values)} in {int(bad.sum())} pixels; valid are "
+                    f"0..{num_classes - 1} and {ignore_index} (ignored)")]
+
+
+class DataReport:
+    """What ``check_dataset`` found: problems counted by kind, with the first files of each kind.
+
+    Attributes:
+        total (int): Samples in the dataset.
+        checked (int): Samples read.
+        bad_samples (int): Checked samples with at least one problem.
+        counts (Counter): kind -> number of problems.
+        examples (dict): kind -> the first ``max_examples`` ``Problem``s, in file-list order.
+    """
+
+    def __init__(self, total, max_examples=5):
+        self.total = total
+        self.checked = 0
+        self.bad_samples = 0
+        self.counts = Counter()
+        self.examples = defaultdict(list)
+        self.max_examples = max_examples
+
+    def add(self, problems):
+        """Count one checked sample and its problems."""
+        self.checked += 1
+        self.bad_samples += bool(problems)
+        for problem in problems:
+            self.counts[problem.kind] += 1
+            if len(self.examples[problem.kind]) < self.max_examples:
+                self.examples[problem.kind].append(problem)
+
+    @property
+    def ok(self):
+        """Whether the dataset has samples and none of those checked has a problem."""
+        return self.total > 0 and not self.counts
+
+    def __str__(self):
+        if self.total == 0:
+            return "the file list names no samples"
+        scope = f"all {self.total}" if self.checked == self.total else f"{self.checked} of {self.total}"
+        scope = f"checked {scope} sample{'' if self.total == 1 else 's'}"
+        if not self.counts:
+            return f"{scope}: no problems"
+        lines = [f"{scope}: {_plural(sum(self.counts.values()), 'problem')} in {_plural(self.bad_samples, 'sample')}",
+                 f"{'problem':<28} {'count':>6}  first files"]
+        for kind in PROBLEM_KINDS:
+            for i, problem in enumerate(self.examples.get(kind, ())):
+                first = f"{kind:<28} {self.counts[kind]:>6}" if i == 0 else " " * 35
+                lines.append(f"{first}  {problem.path}: {problem.detail}")
+        return "\n".join(lines)
+
+
+def _read_image(path, read_flag):
+    """(image or None, [problems])."""
+    problem = _file_problem(path, MISSING_IMAGE, UNREADABLE_IMAGE)
+    if problem:
+        return None, [problem]
+    image = cv2.imread(path, read_flag)
+    if image is None:
+        return None, [Problem(UNREADABLE_IMAGE, path, "OpenCV cannot decode it (truncated, corrupt or "
+                                                      "not an image)")]
+    return image, []
+
+
+def _read_label(path):
+    """(label array or None, [problems])."""
+    problem = _file_problem(path, MISSING_LABEL, UNREADABLE_LABEL)
+    if problem:
+        return None, [problem]
+    try:
+        with Image.open(path) as label:
+            return np.asarray(label), []
+    except Exception as error:  # PIL raises OSError, SyntaxError, ValueError... for broken files
+        return None, [Problem(UNREADABLE_LABEL, path, f"PIL cannot decode it ({error})")]
+
+
+def _file_problem(path, missing_kind, unreadable_kind):
+    if not os.path.isfile(path):
+        return Problem(missing_kind, path, "no such file")
+    if os.path.getsize(path) == 0:
+        return Problem(unreadable_kind, path, "empty file (0 bytes)")
+    return None
+
+
+def _size(array):
+    return f"{array.shape[1]}x{array.shape[0]}"
+
+
+def _short_list(values, limit=10):
+    return str(values) if len(values) <= limit else f"[{', '.join(map(str, values[:limit]))}, ...]"
+
+
+def _plural(count, noun):
+    return f"{count} {noun}{'' if count == 1 else 's'}"
