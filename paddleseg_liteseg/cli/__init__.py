@@ -33,12 +33,25 @@ def build_parser():
     return parser
 
 
+def user_error_in(error):
+    """The bad-input error behind ``error``: itself, or what PaddleSeg wrapped (its builder re-raises
+    a part's error as a RuntimeError), or None for a bug, which keeps its traceback."""
+    while error is not None:
+        if isinstance(error, (UserError, FileNotFoundError)):
+            return error
+        error = error.__cause__ or error.__context__
+    return None
+
+
 def main(argv=None):
     args = build_parser().parse_args(argv)
     try:
         return args.run(args) or 0
-    except (UserError, FileNotFoundError) as error:
-        print(f"paddleseg {args.command}: error: {error}", file=sys.stderr)
+    except Exception as error:
+        cause = user_error_in(error)
+        if cause is None:
+            raise
+        print(f"paddleseg {args.command}: error: {cause}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
