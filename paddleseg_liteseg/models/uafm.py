@@ -93,5 +93,5 @@ class UAFM(nn.Layer):
             fused = low + high_up
         else:
             alpha = self.attention(low, high_up)
-            fused = high_up * alpha + low * (1 - alpha)
+            fused = low + (high_up - low) * alpha  # = high_up * alpha + low * (1 - alpha)
         return self.conv_out(fused)
