@@ -37,8 +37,9 @@ def atomic_saves():
         paddle.save = save
 
 
-def is_complete(checkpoint_dir):
-    return all(os.path.isfile(os.path.join(checkpoint_dir, name)) for name in CHECKPOINT_FILES)
+def missing_files(checkpoint_dir):
+    """The files of ``CHECKPOINT_FILES`` not (yet) in ``checkpoint_dir``."""
+    return [name for name in CHECKPOINT_FILES if not os.path.isfile(os.path.join(checkpoint_dir, name))]
 
 
 def latest_checkpoint(save_dir):
@@ -46,7 +47,7 @@ def latest_checkpoint(save_dir):
     if not os.path.isdir(save_dir):
         return None
     found = sorted((int(match.group(1)), name) for name in os.listdir(save_dir)
-                   if (match := CHECKPOINT_DIR.match(name)) and is_complete(os.path.join(save_dir, name)))
+                   if (match := CHECKPOINT_DIR.match(name)) and not missing_files(os.path.join(save_dir, name)))
     return os.path.join(save_dir, found[-1][1]) if found else None
 
 
@@ -60,7 +61,7 @@ def resolve_resume(resume_model, save_dir):
     if not os.path.isdir(resume_model) or not CHECKPOINT_DIR.match(name):
         raise UserError(f"--resume_model {resume_model}: expected a checkpoint directory named iter_N "
                         f"(as written to --save_dir), or 'auto'")
-    missing = [file for file in CHECKPOINT_FILES if not os.path.isfile(os.path.join(resume_model, file))]
+    missing = missing_files(resume_model)
     if missing:
         raise UserError(f"--resume_model {resume_model} is an incomplete checkpoint (missing "
                         f"{', '.join(missing)}); use an earlier iter_N or --resume_model auto")
