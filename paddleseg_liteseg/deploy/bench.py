@@ -16,7 +16,6 @@ after the timed rounds) says how close a runtime gets to the machine.
 """
 import contextlib
 import copy
-import importlib.util
 import io
 import json
 import os
@@ -33,7 +32,7 @@ import paddle
 from .export import ONNX_INT8_KEY, export
 from .quantize import INT8_FILE, quantize_onnx
 from .reference import official_twin, same_function
-from .runtimes import BackendUnavailable, PaddleRuntime, create_runtime, default_threads
+from .runtimes import BackendUnavailable, PaddleRuntime, create_runtime, default_threads, missing_package
 
 RUNTIMES = ("dygraph", "paddle", "onnxruntime", "openvino")
 ONNX_RUNTIMES = ("onnxruntime", "openvino")
@@ -184,9 +183,9 @@ def benchmark(model, input_shape=(1, 3, 512, 1024), runtimes=RUNTIMES, reference
             raise RuntimeError("PPLiteSeg twin does not reproduce the model's logits")
     all_runtimes, skipped, info = {}, {}, {}
     onnx_needed = any(name in ONNX_RUNTIMES for name in runtimes)
-    if onnx_needed and importlib.util.find_spec("paddle2onnx") is None:
-        skipped.update({name: "paddle2onnx is not installed: pip install 'paddleseg-liteseg[onnx]'"
-                        for name in runtimes if name in ONNX_RUNTIMES})
+    no_converter = onnx_needed and missing_package("paddle2onnx", "onnx")
+    if no_converter:
+        skipped.update({name: no_converter for name in runtimes if name in ONNX_RUNTIMES})
         runtimes, onnx_needed = [name for name in runtimes if name not in ONNX_RUNTIMES], False
     exported = tempfile.TemporaryDirectory(dir=work_dir)
     for model_name, layer in models.items():

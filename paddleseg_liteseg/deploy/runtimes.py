@@ -26,7 +26,8 @@ def default_threads():
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
 
 
-def _missing_package(module, extra):
+def missing_package(module, extra):
+    """Why ``module`` cannot be used (with the extra that installs it), or None when it is installed."""
     if importlib.util.find_spec(module) is None:
         return f"{module} is not installed: pip install 'paddleseg-liteseg[{extra}]'"
     return None
@@ -115,7 +116,7 @@ class OnnxRuntime:
     def unavailable(model_dir, deploy, device, precision):
         if precision == "fp16":
             return "onnxruntime runs fp32 and int8 models here; for fp16 use paddle (GPU) or openvino"
-        missing = _missing_package("onnxruntime", "onnx")
+        missing = missing_package("onnxruntime", "onnx")
         if missing:
             return missing
         if device == "gpu":
@@ -156,7 +157,7 @@ class OpenVINORuntime:
     def unavailable(model_dir, deploy, device, precision):
         if device != "cpu":
             return "the openvino backend runs on CPU here"
-        return _missing_package("openvino", "openvino") or _onnx_file(model_dir, deploy, precision)[1]
+        return missing_package("openvino", "openvino") or _onnx_file(model_dir, deploy, precision)[1]
 
     def __init__(self, model_dir, deploy, device="cpu", precision="fp32", threads=None):
         import openvino
