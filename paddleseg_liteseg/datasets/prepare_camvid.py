@@ -17,6 +17,7 @@ import numpy as np
 from PIL import Image
 
 from ..errors import DatasetError
+from .file_lists import list_line
 
 SPLITS = ("train", "val", "test")
 EXPECTED_COUNTS = {"train": 367, "val": 101, "test": 233}
@@ -93,7 +94,7 @@ def prepare_camvid(root, output_dir=None):
             label_path = os.path.join(output_dir, LABEL_DIR, split, os.path.splitext(os.path.basename(
                 annotation_path))[0] + ".png")
             convert_annotation(image_path, annotation_path, label_path)
-            lines.append(f"{_relative(image_path, output_dir)} {_relative(label_path, output_dir)}")
+            lines.append(list_line(image_path, label_path, output_dir))
         write_list(os.path.join(output_dir, f"{split}.txt"), lines)
         counts[split] = len(lines)
         if counts[split] != EXPECTED_COUNTS[split]:
@@ -102,7 +103,3 @@ def prepare_camvid(root, output_dir=None):
     # The paper trains on train + val and reports test mIoU.
     write_list(os.path.join(output_dir, "trainval.txt"), lists["train"] + lists["val"])
     return counts
-
-
-def _relative(path, start):
-    return os.path.relpath(path, start).replace(os.sep, "/")

@@ -20,6 +20,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from ..errors import DatasetError
+from .file_lists import list_line
 
 SPLITS = ("train", "val", "test")
 IGNORE_INDEX = 255
@@ -131,9 +132,5 @@ def prepare_cityscapes(root, num_workers=1, overwrite=False):
     for split, pairs in samples.items():
         with open(os.path.join(root, f"{split}.txt"), "w") as f:
             for image, _, target in pairs:
-                f.write(f"{_relative(image, root)} {_relative(target, root)}\n")
+                f.write(list_line(image, target, root) + "\n")
     return {split: len(pairs) for split, pairs in samples.items()}
-
-
-def _relative(path, root):
-    return os.path.relpath(path, root).replace(os.sep, "/")
