@@ -1,6 +1,6 @@
 """``paddleseg bench``: latency, FPS, params and FLOPs of a config's model on every runtime."""
-from .config import add_config_argument, load
-from .export import add_int8_arguments
+from .config import add_config_argument, built_model, default_device, load
+from .export import add_int8_arguments, calibration_set
 
 BACKEND_CHOICES = ["dygraph", "paddle", "onnxruntime", "openvino", "all"]
 
@@ -27,20 +27,13 @@ def add_arguments(parser):
 
 def run(args):
     from ..deploy.bench import RUNTIMES, benchmark, format_table, write_json
-    from ..deploy.quantize import calibration_images
-    from ..models.weights import load_pretrained
-    from .config import default_device
-    from .export import calibration_paths
-
     config, builder = load(args)
-    model = builder.model
-    if args.model_path:
-        load_pretrained(model, args.model_path)
     runtimes = RUNTIMES if "all" in args.backend else tuple(args.backend)
     images = None
     if args.int8:
         transforms = config.val_dataset_cfg.get("transforms") or [{"type": "Normalize"}]
-        images = calibration_images(calibration_paths(args, builder), transforms, args.calib_num)
+        images = calibration_set(args, builder, transforms)
+    model = built_model(builder, args.model_path)
     result = benchmark(model, tuple(args.input_shape), runtimes, reference=args.reference,
                        threads=args.cpu_threads, repeats=args.repeats, warmup=args.warmup,
                        calibration_images=images, device=args.device or default_device())

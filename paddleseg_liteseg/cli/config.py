@@ -27,6 +27,15 @@ def load(args, sections=(), **overrides):
     return config, SegBuilder(config)
 
 
+def built_model(builder, model_path=None):
+    """The config's model, holding the weights at ``model_path`` (either checkpoint layout) when given."""
+    from ..models.weights import load_pretrained
+    model = builder.model
+    if model_path:
+        load_pretrained(model, model_path)
+    return model
+
+
 def set_device(args):
     from paddleseg.utils import utils
     args.device = args.device or default_device()

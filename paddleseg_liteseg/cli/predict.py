@@ -1,5 +1,5 @@
 """``paddleseg predict``: PaddleSeg's ``tools/predict.py`` with the plugin loaded."""
-from .config import add_config_argument, add_device_argument, load, set_device
+from .config import add_config_argument, add_device_argument, built_model, load, set_device
 from .inference_options import add_test_time_arguments, test_config
 
 
@@ -24,7 +24,6 @@ def run(args):
     from paddleseg.utils import logger
 
     from ..image_files import ImageError, list_images, read_image
-    from ..models.weights import load_pretrained
 
     config, builder = load(args)
     set_device(args)
@@ -39,9 +38,7 @@ def run(args):
         except ImageError as error:
             failures.append(str(error))
     if readable:
-        model = builder.model
-        if args.model_path:
-            load_pretrained(model, args.model_path)
+        model = built_model(builder, args.model_path)
         predict(model, model_path=None, transforms=Compose(builder.val_transforms),
                 image_list=readable, image_dir=image_dir, save_dir=args.save_dir,
                 custom_color=args.custom_color, **test_config(config, args, "aug_pred"))

@@ -1,5 +1,5 @@
 """``paddleseg val``: PaddleSeg's ``tools/val.py`` with the plugin loaded."""
-from .config import add_config_argument, add_device_argument, load, set_device
+from .config import add_config_argument, add_device_argument, built_model, load, set_device
 from .inference_options import add_test_time_arguments, test_config
 
 
@@ -18,14 +18,11 @@ def run(args):
     from paddleseg.utils import utils
 
     from ..checks import wrap_dataset
-    from ..models.weights import load_pretrained
 
     config, builder = load(args, ("val_dataset",))
     utils.show_env_info()
     utils.show_cfg_info(config)
     set_device(args)
-    model = builder.model
-    if args.model_path:
-        load_pretrained(model, args.model_path)
+    model = built_model(builder, args.model_path)
     evaluate(model, wrap_dataset(builder.val_dataset), num_workers=args.num_workers, auc_roc=args.auc_roc,
              **test_config(config, args, "aug_eval"))
