@@ -30,7 +30,7 @@ from paddleseg_liteseg.datasets import toy
 from paddleseg_liteseg.deploy import create_runtime, export
 from paddleseg_liteseg.deploy.bench import GEMM_SIZE, benchmark
 from paddleseg_liteseg.deploy.export import ONNX_INT8_KEY
-from paddleseg_liteseg.deploy.quantize import INT8_FILE, quantize_onnx
+from paddleseg_liteseg.deploy.quantize import INT8_FILE, quantize_onnx, spread
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -95,16 +95,15 @@ def mean_iou(prediction, labels):
     return float(np.mean(ious))
 
 
-def quality(model, root, work_dir, threads):
-    """Agreement with dygraph and mIoU of every runtime on the toy val set (dynamic export, int8)."""
+def quality(model, root, work_dir, threads, calibration):
+    """Agreement with dygraph and mIoU of every runtime on the toy val set (dynamic export, int8
+    calibrated on ``calibration``)."""
     val_images, val_labels = load_split(root, "val")
-    train_images, _ = load_split(root, "train")
     with paddle.no_grad():
         reference = np.concatenate([paddle.argmax(model(paddle.to_tensor(val_images[i:i + 4]))[0], 1).numpy()
                                     for i in range(0, len(val_images), 4)])
     deploy = export(model, str(work_dir), [{"type": "Normalize"}], onnx=True)
-    quantize_onnx(str(work_dir / deploy["onnx"]), str(work_dir / INT8_FILE),
-                  list(train_images[::max(1, len(train_images) // 32)][:32]))
+    quantize_onnx(str(work_dir / deploy["onnx"]), str(work_dir / INT8_FILE), calibration)
     deploy[ONNX_INT8_KEY] = INT8_FILE
     rows = [{"runtime": "dygraph fp32", "agreement": 1.0, "miou": mean_iou(reference, val_labels)}]
     for backend, precision in [("paddle", "fp32"), ("onnxruntime", "fp32"), ("openvino", "fp32"),
@@ -239,11 +238,12 @@ def main():
     if not (root / toy.METADATA_FILE).exists():
         toy.make_toy_dataset(root, num_train=120, num_val=16, size=TOY_SIZE, num_classes=NUM_CLASSES)
     train_images, _ = load_split(root, "train")
-    calibration = list(train_images[::max(1, len(train_images) // 32)][:32])
+    calibration = list(spread(train_images))
     results = {"environment": environment(args.threads, args.repeats), "speed": {}, "quality": {}}
     for variant in args.variants:
         model = trained_model(root, variant, args.train_iters, work)
-        results["quality"][variant] = quality(model, root, work / f"quality_{variant}", args.threads)
+        results["quality"][variant] = quality(model, root, work / f"quality_{variant}", args.threads,
+                                               calibration)
         results["speed"][variant] = {}
         for resolution in args.resolutions:
             height, width = (int(v) for v in resolution.split("x"))

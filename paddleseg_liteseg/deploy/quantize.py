@@ -19,15 +19,19 @@ INT8_FILE = "model_int8.onnx"
 CALIBRATION_IMAGES = 32
 
 
+def spread(items, count=CALIBRATION_IMAGES):
+    """``count`` of ``items`` taken at even steps (all of them when there are fewer)."""
+    return items[::max(1, len(items) // count)][:count]
+
+
 def calibration_images(image_paths, transforms, count=CALIBRATION_IMAGES):
     """``count`` images spread over ``image_paths``, preprocessed by ``transforms`` (config entries)."""
     from paddleseg.deploy.infer import DeployConfig
 
     if not image_paths:
         raise UserError("int8 calibration found no images")
-    step = max(1, len(image_paths) // count)
     compose = DeployConfig.load_transforms(copy.deepcopy(transforms))
-    return [compose({"img": read_image(path).astype("float32")})["img"] for path in image_paths[::step][:count]]
+    return [compose({"img": read_image(path).astype("float32")})["img"] for path in spread(image_paths, count)]
 
 
 def quantize_onnx(onnx_file, int8_file, calibration_images, reduce_range=True):
