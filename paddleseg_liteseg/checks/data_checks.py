@@ -57,7 +57,7 @@ def check_dataset(dataset, num_classes=None, ignore_index=None, max_samples=None
         DataReport
     """
     num_classes = dataset.num_classes if num_classes is None else num_classes
-    ignore_index = getattr(dataset, "ignore_index", 255) if ignore_index is None else ignore_index
+    ignore_index = dataset_ignore_index(dataset) if ignore_index is None else ignore_index
     read_flag = image_read_flag(dataset)
     samples = list(dataset.file_list)
     if max_samples is not None and max_samples < len(samples):
@@ -95,6 +95,11 @@ def sample_problems(image_path, label_path, num_classes, ignore_index=255, read_
                                 "(width x height)"))
     problems += label_value_problems(label, label_path, num_classes, ignore_index)
     return problems
+
+
+def dataset_ignore_index(dataset):
+    """The label value a PaddleSeg dataset ignores: its ``ignore_index``, else PaddleSeg's 255."""
+    return getattr(dataset, "ignore_index", 255)
 
 
 def image_read_flag(dataset):

@@ -9,7 +9,7 @@ import numpy as np
 import paddle
 
 from ..errors import SampleError
-from .data_checks import image_read_flag, label_value_problems, sample_problems
+from .data_checks import dataset_ignore_index, image_read_flag, label_value_problems, sample_problems
 
 
 def wrap_dataset(dataset, check_labels=True):
@@ -52,14 +52,10 @@ class ReportingDataset(paddle.io.Dataset):
         label = sample.get("label") if isinstance(sample, dict) else None
         if self.check_labels and label is not None:
             problems = label_value_problems(np.asarray(label), self._label_path(index),
-                                            self.dataset.num_classes, self._ignore_index)
+                                            self.dataset.num_classes, dataset_ignore_index(self.dataset))
             if problems:
                 raise SampleError(f"{problems[0]} (sample {index})")
         return sample
-
-    @property
-    def _ignore_index(self):
-        return getattr(self.dataset, "ignore_index", 255)
 
     def _label_path(self, index):
         file_list = getattr(self.dataset, "file_list", None)
@@ -71,8 +67,8 @@ class ReportingDataset(paddle.io.Dataset):
         if file_list is None:
             return f"sample {index}: {type(error).__name__}: {error}"
         image_path, label_path = file_list[index]
-        problems = sample_problems(image_path, label_path, self.dataset.num_classes, self._ignore_index,
-                                   image_read_flag(self.dataset))
+        problems = sample_problems(image_path, label_path, self.dataset.num_classes,
+                                   dataset_ignore_index(self.dataset), image_read_flag(self.dataset))
         if problems:
             return "; ".join(map(str, problems)) + f" (sample {index})"
         files = image_path if label_path is None else f"{image_path} / {label_path}"
