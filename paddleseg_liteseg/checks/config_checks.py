@@ -272,8 +272,7 @@ def _loss_problems(dic, builder):
     if isinstance(types, list) and len(types) not in (1, len(coef)):
         yield "loss.types", (f"{len(types)} losses for {len(coef)} coef; give one loss for every output "
                              "or one per coef")
-    model = dic.get("model")
-    model_type = model.get("type") if isinstance(model, dict) else None
+    model, model_type = dic.get("model"), _model_type(dic)
     component = _component(builder, model_type)
     if model_type not in TRAINING_LOGITS or component is None:
         return
@@ -285,8 +284,7 @@ def _loss_problems(dic, builder):
 
 
 def _size_problems(dic, builder):
-    model = dic.get("model")
-    model_type = model.get("type") if isinstance(model, dict) else None
+    model_type = _model_type(dic)
     for section in DATASET_SECTIONS:
         part = dic.get(section)
         transforms = part.get("transforms") if isinstance(part, dict) else None
@@ -325,6 +323,11 @@ def _range_problems(key, transform, arguments, component):
                                         f"{low!r}, {high!r}")
     elif low > high:
         yield f"{key}.{arguments[0]}", f"{arguments[0]} ({low}) is larger than {arguments[1]} ({high})"
+
+
+def _model_type(dic):
+    model = dic.get("model")
+    return model.get("type") if isinstance(model, dict) else None
 
 
 def _positive_int(value):
