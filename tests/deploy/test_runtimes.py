@@ -33,7 +33,7 @@ def _inputs(val_images, helpers, scale):
 
 @pytest.fixture(scope="module")
 def references(trained_model, val_images, helpers):
-    """Dygraph labels of the val images at full size and at an odd 0.75 size (one dynamic graph)."""
+    """Dygraph labels of the val images at full size and at an odd 0.7 of it (one dynamic graph)."""
     batches = {scale: _inputs(val_images, helpers, scale) for scale in (1.0, 0.7)}
     return {scale: (batch, helpers.dygraph_labels(trained_model, batch)) for scale, batch in batches.items()}
 
