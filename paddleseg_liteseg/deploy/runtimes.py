@@ -48,7 +48,7 @@ class PaddleRuntime:
     Paddle 3.3's oneDNN placement sends the bilinear resize to a oneDNN kernel that cannot take its
     attributes (``ConvertPirAttribute2RuntimeAttribute not support
     [pir::ArrayAttribute<pir::DoubleAttribute>]``); without that pass the resize runs on Paddle's
-    CPU kernel and the convolutions still on oneDNN, about 2.5x faster than oneDNN off.
+    CPU kernel and the convolutions still on oneDNN, about 3x faster than oneDNN off.
     ``enable_memory_optim()`` is not called: it makes ``create_predictor`` fail on this model.
     On GPU, TensorRT runs fp16 models exported with a fixed ``--input_shape`` where Paddle was
     built with it (a dynamic shape would need TensorRT shape ranges); other models run on CUDA.
@@ -180,7 +180,7 @@ class OpenVINORuntime:
 
 
 BACKENDS = {runtime.name: runtime for runtime in (PaddleRuntime, OnnxRuntime, OpenVINORuntime)}
-# Measured on CPU (benchmarks/results.md): fp32 onnxruntime ~ OpenVINO, both ~2x Paddle Inference;
+# Measured on CPU (benchmarks/results.md, 512x1024): fp32 onnxruntime ~ OpenVINO, 1.5-2x Paddle Inference;
 # int8 OpenVINO ~1.3x onnxruntime on the same QDQ model.
 FASTEST_FIRST = {"cpu": ("onnxruntime", "openvino", "paddle"), "gpu": ("paddle", "onnxruntime")}
 FASTEST_FIRST_INT8_CPU = ("openvino", "onnxruntime")
