@@ -42,11 +42,12 @@ def run(args):
         raise UserError(f"{error}; pass --overwrite to replace it, or choose another --output") from None
     pairing, chosen = summary["pairing"], summary["label_format"]
     print(f"labels: {chosen.detection}")
-    for what, files, partner in (("images", pairing.unpaired_images, "mask"),
-                                 ("masks", pairing.unpaired_masks, "image")):
+    for what, files, partner in (("image", pairing.unpaired_images, "mask"),
+                                 ("mask", pairing.unpaired_masks, "image")):
         if files:
             shown = ", ".join(files[:EXAMPLES_SHOWN]) + (", ..." if len(files) > EXAMPLES_SHOWN else "")
-            print(f"skipped {len(files)} {what} without a {partner} of the same name: {shown}")
+            print(f"skipped {len(files)} {what}{'' if len(files) == 1 else 's'} without a {partner} of the same "
+                  f"name: {shown}")
     output = os.path.abspath(args.output)
     counts = summary["counts"]
     parts = ", ".join(f"{counts[name]} {name}" for name in ("train", "val", "test") if counts.get(name))
