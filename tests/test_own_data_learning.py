@@ -34,7 +34,7 @@ def foreground_iou(prediction, label):
 
 
 @pytest.mark.slow
-def test_a_binary_0_255_dataset_trains_into_a_model_that_finds_the_foreground(tmp_path, capsys):
+def test_a_binary_0_255_dataset_trains_into_a_model_that_finds_the_foreground(tmp_path, capsys, monkeypatch):
     raw, output = str(tmp_path / "raw"), str(tmp_path / "prepared")
     make_binary_dataset(raw)
     assert main(["prepare-dataset", "--images", f"{raw}/images", "--labels", f"{raw}/masks", "--output", output]) == 0
@@ -42,7 +42,7 @@ def test_a_binary_0_255_dataset_trains_into_a_model_that_finds_the_foreground(tm
     config = os.path.join(output, "pp_liteseg_t.yml")
     offline = ["model.backbone.pretrained=None"]
     assert main(["check-data", "--config", config, "--opts", *offline]) == 0
-    os.chdir(tmp_path)  # the generated config works from any working directory
+    monkeypatch.chdir(tmp_path)  # the generated config works from any working directory
     assert main(["train", "--config", config, "--device", "cpu", "--save_dir", str(tmp_path / "train"),
                  "--iters", str(ITERS), "--batch_size", "4", "--seed", "0", "--save_interval", str(ITERS),
                  "--opts", *offline, "lr_scheduler.warmup_iters=5",

@@ -13,6 +13,8 @@ from collections import Counter
 
 import numpy as np
 
+from ..datasets.prepare_dataset import class_weights
+
 FOREGROUND_AS_IGNORE = "255 foreground?"
 NUMBERED_FROM_ONE = "classes numbered from 1"
 IMBALANCE_RATIO = 100  # most / least frequent class: two orders of magnitude is "strong"
@@ -73,15 +75,14 @@ class LabelStatistics:
 
 def findings(statistics, num_classes, class_names=None):
     """(problems as (kind, detail), warnings, fixes) of the labels counted in ``statistics``."""
-    from ..datasets.prepare_dataset import class_weights
-
     if not statistics.labels:
         return [], [], []
     pixels, ignore_index = statistics.pixels, statistics.ignore_index
     total = sum(pixels.values())
     classes = sorted(value for value in pixels if value != ignore_index)
     problems, warnings, fixes = [], [], []
-    if num_classes >= 2 and ignore_index in pixels and set(classes) <= {0}:
+    ignore_outside = not 0 <= ignore_index <= num_classes  # else 0 or N are ignored, not mistakes
+    if ignore_outside and num_classes >= 2 and ignore_index in pixels and set(classes) <= {0}:
         share = pixels[ignore_index] / total
         problems.append((FOREGROUND_AS_IGNORE, (
             f"the labels hold only 0 and {ignore_index} ({ignore_index} on {share:.1%} of the pixels, in "
@@ -89,7 +90,7 @@ def findings(statistics, num_classes, class_names=None):
             f"{', '.join(statistics.ignore_examples)}): {ignore_index} is the ignore index, so those pixels "
             f"are never learned and the model sees class 0 only; is {ignore_index} your foreground?")))
         fixes.append(f"binary masks to 0/1: {statistics.prepare_command('binary')}")
-    elif classes and classes[0] == 1 and len(classes) >= 2 and classes == list(range(1, num_classes + 1)):
+    elif ignore_outside and classes and classes[0] == 1 and len(classes) >= 2 and classes == list(range(1, num_classes + 1)):
         problems.append((NUMBERED_FROM_ONE, (
             f"class 0 never occurs while values 1..{num_classes} all do: PaddleSeg's classes are "
             f"0..{num_classes - 1}, so {num_classes} is out of range; are your classes numbered from 1?")))

@@ -27,14 +27,13 @@ def shipped_configs_dir():
 
 def crop_size(image_sizes):
     """[width, height] to train on: the median image size, rounded down to a multiple of 32 in [32, 1024]."""
-    sizes = sorted(image_sizes)
-    widths = sorted(width for width, _ in sizes)
-    heights = sorted(height for _, height in sizes)
+    widths = sorted(width for width, _ in image_sizes)
+    heights = sorted(height for _, height in image_sizes)
     return [min(MAX_CROP, max(STRIDE, side // STRIDE * STRIDE)) for side in (widths[len(widths) // 2],
                                                                         heights[len(heights) // 2])]
 
 
-def training_config(output_dir, model_config, num_classes, crop, class_names, ignore_index=255):
+def training_config(output_dir, model_config, num_classes, crop, ignore_index=255):
     """The config dict for one model over the dataset in ``output_dir`` (absolute)."""
     dataset = {"type": "Dataset", "dataset_root": output_dir, "num_classes": num_classes,
                "ignore_index": ignore_index}
@@ -73,7 +72,7 @@ def write_configs(folder, output_dir, num_classes, image_sizes, class_names):
                   f"# Crop {crop[0]}x{crop[1]}: the median image size, a multiple of 32 (at most 1024).\n"
                   "# The backbone starts from ImageNet weights (downloaded once), as in the paper; offline,\n"
                   "# train with --opts model.backbone.pretrained=None or point it at a local file.\n")
-        config = training_config(output_dir, name, num_classes, crop, class_names)
+        config = training_config(output_dir, name, num_classes, crop)
         with open(os.path.join(folder, name), "w") as file:
             file.write(header + yaml.safe_dump(config, sort_keys=False, default_flow_style=None))
     return list(MODEL_CONFIGS)

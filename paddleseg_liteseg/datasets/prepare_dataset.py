@@ -117,15 +117,13 @@ def prepare_dataset(images_dir, labels_dir, output_dir, split=(0.8, 0.2), seed=0
     pairing = find_pairs(images_dir, labels_dir)
     splits = split_pairs([key for key, _, _ in pairing.pairs], split, seed)
     by_key = {key: (image, mask) for key, image, mask in pairing.pairs}
-    with ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 1) as executor:
+    executor = ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 1)
+    try:
         survey = label_formats.Survey()
         for contribution in executor.map(label_formats.survey_mask, [mask for _, _, mask in pairing.pairs]):
             survey.add(**contribution)
         chosen = label_formats.choose_format(survey, label_format, class_names)
-        parent = os.path.dirname(output_dir)
-        os.makedirs(parent, exist_ok=True)
-        staging = tempfile.mkdtemp(prefix=f".{os.path.basename(output_dir)}.", dir=parent)
-        os.chmod(staging, 0o777 & ~_umask())  # mkdtemp's folder is private; the dataset is not
+        staging = _staging_folder(output_dir)
         try:
             def convert(key):
                 return _convert(key, *by_key[key], chosen, staging)
@@ -139,12 +137,15 @@ def prepare_dataset(images_dir, labels_dir, output_dir, split=(0.8, 0.2), seed=0
                 pixels[name] = counts
             summary = _write_outputs(staging, output_dir, splits, by_key, pairing, chosen, pixels, sizes,
                                      seed, split)
-            if os.path.exists(output_dir):
-                shutil.rmtree(output_dir)
-            os.replace(staging, output_dir)
         except BaseException:
+            executor.shutdown(cancel_futures=True)  # no conversion may still be writing into staging
             shutil.rmtree(staging, ignore_errors=True)
             raise
+    finally:
+        executor.shutdown(cancel_futures=True)
+    if os.path.exists(output_dir):
+        shutil.rmtree(output_dir)
+    os.replace(staging, output_dir)
     return dict(summary, pairing=pairing, label_format=chosen)
 
 
@@ -162,10 +163,15 @@ def class_weights(pixels):
     return [round(float(weight), 4) for weight in weights]
 
 
-def _umask():
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+def _staging_folder(output_dir):
+    """A new folder beside ``output_dir``, with the permissions a plain new folder would get."""
+    parent = os.path.dirname(output_dir)
+    os.makedirs(parent, exist_ok=True)
+    staging = tempfile.mkdtemp(prefix=f".{os.path.basename(output_dir)}.", dir=parent)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(staging, 0o777 & ~umask)  # mkdtemp's folder is private; the dataset is not
+    return staging
 
 
 def _index(folder, suffixes):
@@ -224,8 +230,8 @@ def _write_outputs(staging, output_dir, splits, by_key, pairing, chosen, pixels,
                 label = os.path.join(output_dir, LABEL_DIR, *key.split("/")) + ".png"
                 line = list_line(image, label, output_dir)
                 if len(line.split(" ")) != 2:
-                    raise DatasetError(f"{image}: a path with spaces cannot go in PaddleSeg's space-separated "
-                                       "file lists; rename the file or its folder")
+                    raise DatasetError(f"{image} / {label}: a path with spaces cannot go in PaddleSeg's "
+                                       "space-separated file lists; rename the file or folder with the space")
                 lines.append(line)
             with open(os.path.join(staging, f"{name}.txt"), "w") as file:
                 file.write("".join(f"{line}\n" for line in lines))

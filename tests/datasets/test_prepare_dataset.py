@@ -113,7 +113,7 @@ def test_a_colour_missing_from_the_table_is_named(tmp_path):
                 class_names=names)
 
 
-def test_outputs_are_what_paddleseg_reads_and_configs_build(tmp_path):
+def test_outputs_are_what_paddleseg_reads_and_configs_build(tmp_path, monkeypatch):
     labels = truths(4)
     names = [(name, None) for name in ("sky", "road", "car", "tree")]
     summary, output = prepare(tmp_path, labels, ENCODINGS["ids"][0], class_names=names, split=(4, 1, 1))
@@ -128,7 +128,7 @@ def test_outputs_are_what_paddleseg_reads_and_configs_build(tmp_path):
                                                for _, p in dataset.file_list]), minlength=256)
     assert summary["class_pixels"]["train"] == train_pixels[:4].tolist()
     assert json.load(open(os.path.join(output, "dataset.json")))["class_weights"] == class_weights(train_pixels[:4])
-    os.chdir(tmp_path / "raw")  # any working directory
+    monkeypatch.chdir(tmp_path / "raw")  # any working directory
     for config_name in ("pp_liteseg_t.yml", "pp_liteseg_b.yml"):
         config = load_config(os.path.join(output, config_name))
         assert config.dic["model"]["num_classes"] == 4
