@@ -90,7 +90,7 @@ def findings(statistics, num_classes, class_names=None):
             f"{', '.join(statistics.ignore_examples)}): {ignore_index} is the ignore index, so those pixels "
             f"are never learned and the model sees class 0 only; is {ignore_index} your foreground?")))
         fixes.append(f"binary masks to 0/1: {statistics.prepare_command('binary')}")
-    elif ignore_outside and classes and classes[0] == 1 and len(classes) >= 2 and classes == list(range(1, num_classes + 1)):
+    elif ignore_outside and num_classes >= 2 and classes == list(range(1, num_classes + 1)):
         problems.append((NUMBERED_FROM_ONE, (
             f"class 0 never occurs while values 1..{num_classes} all do: PaddleSeg's classes are "
             f"0..{num_classes - 1}, so {num_classes} is out of range; are your classes numbered from 1?")))

@@ -10,7 +10,8 @@ def add_arguments(parser):
     parser.add_argument("--labels", required=True,
                         help="Folder of masks or LabelMe .json files, named as their images (searched recursively).")
     parser.add_argument("--output", required=True,
-                        help="Folder to write labels/, train.txt, val.txt, class_names.txt, dataset.json and configs to.")
+                        help="Folder to write labels/, train.txt, val.txt, class_names.txt, dataset.json and "
+                             "configs to.")
     parser.add_argument("--split", nargs="+", type=float, default=[0.8, 0.2], metavar="SHARE",
                         help="Shares of train, val and optionally test (default: 0.8 0.2).")
     parser.add_argument("--seed", type=int, default=0, help="Seed of the split; same seed, same files.")

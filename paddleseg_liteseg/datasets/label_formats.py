@@ -152,7 +152,8 @@ def convert_mask(path, label_format):
     kind, array, palette = read_mask(path)
     if label_format.name == "rgb":
         if kind != RGB:
-            array = np.asarray(Image.open(path).convert("RGB"))
+            with Image.open(path) as image:
+                array = np.asarray(image.convert("RGB"))
         codes = _colour_codes(array)
         unique, inverse = np.unique(codes, return_inverse=True)
         ids = np.array([label_format.colour_ids.get(_colour(code), -1) for code in unique])
