@@ -179,10 +179,12 @@ class DataReport:
         """Add what only all the labels read show: dataset problems, warnings, and the commands that fix them."""
         self.class_names = class_names
         self.dataset_problems, self.warnings, self.fixes = findings(self.statistics, self.num_classes, class_names)
-        if self.counts[MULTICHANNEL_LABEL] or any(kind == LABEL_OUT_OF_RANGE and "palette PNG" in detail
-                                                  for kind, _, detail in self.examples.get(LABEL_OUT_OF_RANGE, ())):
-            self.fixes.append("colour or palette masks to class ids: "
-                              + self.statistics.prepare_command("rgb"))
+        colours = any("of colours" in problem.detail for problem in self.examples.get(MULTICHANNEL_LABEL, ())) or \
+            any("palette PNG" in problem.detail for problem in self.examples.get(LABEL_OUT_OF_RANGE, ()))
+        if colours:
+            self.fixes.append("colour or palette masks to class ids: " + self.statistics.prepare_command("rgb"))
+        elif self.counts[MULTICHANNEL_LABEL]:
+            self.fixes.append("grey masks saved as colour to one channel: " + self.statistics.prepare_command())
 
     def histogram(self):
         """Lines of the per-class pixel table of the labels read."""

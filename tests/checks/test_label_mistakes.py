@@ -111,6 +111,19 @@ def test_colour_and_palette_masks_whose_values_are_not_class_ids(tmp_path, capsy
     assert prepared.num_classes == 3 and check_dataset(prepared).ok
 
 
+def test_grey_masks_saved_as_colour_are_written_single_channel(tmp_path, capsys):
+    labels = blob_labels(3, [1, 2])
+    dataset = make_dataset(str(tmp_path), [Image.fromarray(np.stack([label] * 3, -1)) for label in labels], num_classes=3)
+    report = check_dataset(dataset)
+    assert report.examples[data_checks.MULTICHANNEL_LABEL][0].detail.startswith("3 channels all equal: a grey mask")
+    assert report.fixes[-1].startswith("grey masks saved as colour to one channel: paddleseg prepare-dataset")
+    assert not report.fixes[-1].endswith("--format rgb")
+    prepared = run_fix(report.fixes[-1], capsys)
+    assert check_dataset(prepared).ok
+    for image, label in prepared.file_list:
+        assert np.array_equal(np.array(Image.open(label)), labels[int(os.path.basename(image)[0])])
+
+
 def test_absent_classes_and_strong_imbalance_are_warnings_naming_the_classes(tmp_path):
     labels = []
     for index in range(3):
