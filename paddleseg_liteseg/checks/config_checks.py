@@ -32,6 +32,8 @@ OPTIMIZER_ALIASES = ("sgd", "adam")  # lower-case names PaddleSeg's optimizer bu
 WARMUP_KEYS = ("warmup_iters", "warmup_start_lr")  # consumed by PaddleSeg's lr_scheduler builder
 # Models whose number of logits in training is known: one per entry of this argument.
 TRAINING_LOGITS = {"LiteSeg": "backbone_indices", "PPLiteSeg": "backbone_indices"}
+# Losses that score one logit channel a pixel (sigmoid); every other loss is a softmax over the classes.
+ONE_CHANNEL_LOSSES = ("BCELoss", "LovaszHingeLoss", "MixedLoss")
 # PP-LiteSeg's deepest features, which SPPM pools, are 1/32 of the input: a smaller crop is a typo.
 LITESEG_STRIDE = 32
 # Transform arguments that are [width, height] in pixels, one length in pixels, or a (low, high) range.
@@ -218,12 +220,24 @@ def _num_classes_problems(dic, builder):
             yield key, f"num_classes must be a positive integer, got {value!r}"
     if not valid:
         return
+    yield from _single_class_problems(dic, valid)
     reference_key, reference_owner, reference = valid[0]
     said = f"{reference_owner} has {reference} classes" if reference_owner else f"{reference_key} is {reference}"
     for key, owner, value in valid[1:]:
         if value != reference:
             claim = f"{owner} has {value} classes" if owner else f"{value}"
             yield key, f"{claim}, but {said}"
+
+
+def _single_class_problems(dic, sources):
+    """num_classes 1 with a softmax loss: the one class is always right, so nothing is learned."""
+    losses = [part["type"] for _, part, _ in _typed_parts(dic.get("loss"), "loss")]
+    if not losses or all(loss in ONE_CHANNEL_LOSSES for loss in losses):
+        return
+    for key, _, value in sources:
+        if value == 1:
+            yield key, ("1 class: a softmax over one class always predicts it, so nothing is learned; a "
+                        "binary task has 2 classes, background (0) and foreground (1): num_classes: 2")
 
 
 def _dataset_path_problems(dic, sections, builder):

@@ -11,6 +11,7 @@ COMMANDS = [
     ("val", "val", "Evaluate a model on the config's val_dataset (PaddleSeg's tools/val.py)"),
     ("predict", "predict", "Predict images and write colour overlays (PaddleSeg's tools/predict.py)"),
     ("check-data", "check_data", "Check a config, then every image and label of its datasets (missing, corrupt, mismatched, bad labels)"),
+    ("prepare-dataset", "prepare_dataset", "Your images and masks (ids, binary, palette, RGB or LabelMe) -> labels, file lists, configs"),
     ("make-toy-data", "make_toy_data", "Write the seeded synthetic dataset used by the quick start"),
     ("prepare-cityscapes", "prepare_cityscapes", "Raw Cityscapes -> *_labelTrainIds.png and file lists"),
     ("prepare-camvid", "prepare_camvid", "SegNet's CamVid -> labels with void 255 and file lists"),

@@ -1,4 +1,5 @@
-"""``paddleseg check-data``: check a config, then read every image and label of its datasets."""
+"""``paddleseg check-data``: check a config, then read every image and label of its datasets and
+print their per-class pixel histogram (with class names where the dataset has them)."""
 import sys
 
 from .config import add_config_argument
@@ -28,6 +29,8 @@ def run(args):
             raise ConfigError(f"{args.config}: {section}: {error.__context__ or error}") from None
         report = check_dataset(dataset, max_samples=args.max_samples, progress=sys.stderr.isatty())
         print(f"{section}: {report}")
+        if report.statistics.labels:
+            print("\n".join(report.histogram()))
         if not report.ok:
             failed.append(section)
     if failed:

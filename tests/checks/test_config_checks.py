@@ -244,3 +244,22 @@ def test_paddleseg_rule_failures_become_config_errors(write_config):
                                      dic["loss"]["types"][0].update(ignore_index=255)))
     assert problems(path) == [f"{path}: the ignore_index in loss and train_dataset must be the same. Currently, "
                               "loss ignore_index = 255, train_dataset ignore_index = 0"]
+
+
+def test_one_class_with_a_softmax_loss_asks_for_two(write_config):
+    def one_class(dic):
+        for section in ("model", "train_dataset", "val_dataset"):
+            dic[section]["num_classes"] = 1
+    with pytest.raises(ConfigError) as error:
+        load_config(write_config(one_class))
+    assert str(error.value).splitlines()[0].endswith(
+        "config.yml: train_dataset.num_classes: 1 class: a softmax over one class always predicts it, so nothing "
+        "is learned; a binary task has 2 classes, background (0) and foreground (1): num_classes: 2")
+
+
+def test_one_class_with_a_one_channel_loss_passes(write_config):
+    def binary_cross_entropy(dic):
+        for section in ("model", "train_dataset", "val_dataset"):
+            dic[section]["num_classes"] = 1
+        dic["loss"]["types"] = [{"type": "BCELoss"}]
+    check_config(Config(write_config(binary_cross_entropy)), "config.yml")

@@ -21,11 +21,24 @@ def check_data(root, *flags, opts=()):
     return main(["check-data", "--config", TOY_CONFIG, *flags, "--opts", *toy_opts(root), *opts])
 
 
-def test_clean_data_passes(toy_root, capsys):
+def label_pixels(root, file_list):
+    """{value: pixels} over the labels of one of the toy file lists, counted here."""
+    counts = np.zeros(256, dtype=np.int64)
+    for line in open(os.path.join(root, file_list)):
+        counts += np.bincount(np.array(Image.open(os.path.join(root, line.split()[1]))).ravel(), minlength=256)
+    return {value: int(counts[value]) for value in np.flatnonzero(counts)}
+
+
+def test_clean_data_passes_and_shows_each_class_pixels(toy_root, capsys):
     assert check_data(toy_root) == 0
-    out = capsys.readouterr().out.splitlines()
-    assert out == ["train_dataset: checked all 8 samples: no problems",
-                   "val_dataset: checked all 3 samples: no problems"]
+    out = capsys.readouterr().out.split("val_dataset: ")
+    train_lines, val_lines = out[0].splitlines(), ("val_dataset: " + out[1]).splitlines()
+    assert train_lines[0] == "train_dataset: checked all 8 samples: no problems"
+    assert val_lines[0] == "val_dataset: checked all 3 samples: no problems"
+    for lines, file_list in ((train_lines, "train.txt"), (val_lines, "val.txt")):
+        rows = [line.split() for line in lines[2:]]
+        assert {int(row[0]): int(row[2] if row[1] == "(ignored)" else row[1]) for row in rows} == \
+            label_pixels(toy_root, file_list)
 
 
 def test_broken_files_are_reported_by_kind_and_path(toy_root, capsys):
@@ -45,7 +58,7 @@ def test_broken_files_are_reported_by_kind_and_path(toy_root, capsys):
     assert f"{image}: OpenCV cannot decode it (truncated, corrupt or not an image)" in out
     assert f"{empty_label}: empty file (0 bytes)" in out
     assert f"{bad_label}: values [19] in 4 pixels; valid are 0..4 and 255 (ignored)" in out
-    assert out.endswith("val_dataset: checked all 3 samples: no problems\n")
+    assert "\nval_dataset: checked all 3 samples: no problems\n" in out
     assert captured.err.splitlines()[-1] == (f"paddleseg check-data: error: {TOY_CONFIG}: problems in train_dataset; "
                                              "see the report above")
 

@@ -18,3 +18,11 @@ def test_names_come_from_class_names_txt_in_the_dataset_root(tmp_path):
 def test_unknown_names_and_colours_are_none(tmp_path):
     dataset = SimpleNamespace(dataset_root=str(tmp_path))
     assert class_names(dataset) is None and palette(dataset) is None
+
+
+def test_names_and_colours_come_from_dataset_json_written_by_prepare_dataset(tmp_path):
+    (tmp_path / "dataset.json").write_text('{"class_names": ["sea", "ship"], "palette": [[0, 0, 80], [250, 250, 0]]}')
+    dataset = SimpleNamespace(dataset_root=str(tmp_path))
+    assert class_names(dataset) == ["sea", "ship"] and palette(dataset) == [(0, 0, 80), (250, 250, 0)]
+    (tmp_path / "class_names.txt").write_text("water\nboat\n")
+    assert class_names(dataset) == ["water", "boat"]  # class_names.txt first
