@@ -46,5 +46,5 @@ def run(args):
         return
     run_info = {"config": args.config, "opts": args.opts, "weights": args.model_path,
                 "evaluate_options": options, "config_values": config.dic}
-    evaluate_and_report(model, dataset, args.save_dir, args.worst_k, run=run_info, **options)
-    logger.info(f"[EVAL] Report written to {args.save_dir}")
+    if evaluate_and_report(model, dataset, args.save_dir, args.worst_k, run=run_info, **options).report:
+        logger.info(f"[EVAL] Report written to {args.save_dir}")

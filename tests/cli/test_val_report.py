@@ -1,8 +1,11 @@
 """``paddleseg val --save_dir`` and ``train --do_eval``: the report agrees with what PaddleSeg prints
 and logs, for every evaluation of a training and with the test-time options."""
+import csv
 import json
 import os
 import re
+import subprocess
+import sys
 
 import cv2
 import numpy as np
@@ -76,3 +79,22 @@ def test_train_writes_a_report_for_every_evaluation_and_the_best(toy_root, tmp_p
                                                                    "confusion_matrix.png")), cv2.COLOR_BGR2RGB))
     overlays = read_images(str(save_dir / "eval" / "vdl"), "Evaluate/prediction_toyville_000000_000019_leftImg8bit")
     assert sorted(overlays) == [2, 3] and overlays[2].shape == (64, 256, 3)
+
+
+@pytest.mark.slow
+def test_two_processes_report_every_image_once(toy_root, tmp_path):
+    """Three images over two processes: evaluate pads one process's share; the report leaves the
+    padding out as evaluate does, and agrees with the first process's printed numbers."""
+    command = os.path.join(os.path.dirname(sys.executable), "paddleseg")
+    result = subprocess.run(
+        [sys.executable, "-m", "paddle.distributed.launch", "--nproc_per_node", "2", "--log_dir",
+         str(tmp_path / "log"), command, "val", "--config", TOY_CONFIG, "--device", "cpu",
+         "--save_dir", str(tmp_path / "report"), "--opts", *toy_opts(toy_root)],
+        cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    miou, class_iou = _printed((tmp_path / "log" / "workerlog.0").read_text())
+    report = _report(tmp_path / "report")
+    assert round(report["mIoU"], 4) == miou and [round(c["iou"], 4) for c in report["classes"]] == class_iou
+    assert np.array(report["confusion_matrix"]["counts"]).sum() == _non_ignored_pixels(toy_root)
+    with open(tmp_path / "report" / "per_image.csv") as file:
+        assert [int(row["index"]) for row in csv.DictReader(file)] == [0, 1, 2]
