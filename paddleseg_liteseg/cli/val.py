@@ -1,5 +1,7 @@
 """``paddleseg val``: PaddleSeg's ``tools/val.py`` with the plugin loaded, and with ``--save_dir`` a
 report of the evaluation (see ``paddleseg_liteseg.evaluation``)."""
+import argparse
+
 from .config import add_config_argument, add_device_argument, built_model, load, set_device
 from .inference_options import add_test_time_arguments, test_config
 
@@ -20,8 +22,15 @@ def add_report_arguments(parser, save_dir_help=None):
     """``--worst_k`` (and ``--save_dir`` when ``save_dir_help`` is given): shared with ``train``."""
     if save_dir_help:
         parser.add_argument("--save_dir", default=None, help=save_dir_help)
-    parser.add_argument("--worst_k", type=int, default=8,
+    parser.add_argument("--worst_k", type=image_count, default=8,
                         help="How many of the lowest-mIoU images the report draws in worst_images/.")
+
+
+def image_count(text):
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text}: give 0 or more images")
+    return value
 
 
 def run(args):
@@ -29,11 +38,8 @@ def run(args):
     from paddleseg.utils import logger, utils
 
     from ..checks import wrap_dataset
-    from ..errors import UserError
     from ..evaluation import evaluate_and_report
 
-    if args.worst_k < 0:
-        raise UserError(f"--worst_k {args.worst_k}: give 0 or more images")
     config, builder = load(args, ("val_dataset",))
     utils.show_env_info()
     utils.show_cfg_info(config)
