@@ -59,10 +59,10 @@ def test_val_writes_a_report_that_agrees_with_the_printed_numbers(toy_root, tmp_
     assert report["run"]["evaluate_options"].get("is_slide", False) == bool(test_time)
 
 
-def test_train_writes_a_report_for_every_evaluation_and_the_best(toy_root, tmp_path):
+def test_train_writes_a_report_for_every_evaluation_the_ema_and_the_best(toy_root, tmp_path):
     save_dir = tmp_path / "run"
     assert main(["train", "--config", TOY_CONFIG, "--save_dir", str(save_dir), "--device", "cpu", "--seed", "0",
-                 "--iters", "3", "--save_interval", "2", "--do_eval", "--use_vdl", "--log_iters", "1",
+                 "--iters", "3", "--save_interval", "2", "--do_eval", "--use_vdl", "--use_ema", "--log_iters", "1",
                  "--opts", *toy_opts(toy_root, batch_size=2)]) == 0
     assert sorted(os.listdir(save_dir / "eval")) == ["best", "iter_2", "iter_3", "vdl"]
     reports = {step: _report(save_dir / "eval" / f"iter_{step}") for step in (2, 3)}
@@ -70,6 +70,9 @@ def test_train_writes_a_report_for_every_evaluation_and_the_best(toy_root, tmp_p
     for step, report in reports.items():
         assert report["mIoU"] == pytest.approx(logged[step], abs=1e-6) and report["run"]["iteration"] == step
         assert report["run"]["weights"] == str(save_dir / f"iter_{step}" / "model.pdparams")
+    ema = _report(save_dir / "eval" / "iter_3" / "ema")
+    assert ema["mIoU"] == pytest.approx(read_scalars(str(save_dir), "Evaluate/Ema_mIoU")[3], abs=1e-6)
+    assert ema["run"]["weights"] == str(save_dir / "iter_3" / "ema_model.pdparams")
     best = max(reports, key=lambda step: (reports[step]["mIoU"], -step))
     assert _report(save_dir / "eval" / "best") == reports[best]
 
