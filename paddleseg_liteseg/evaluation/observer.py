@@ -61,7 +61,7 @@ class EvaluationRecord:
         self.confusion = np.zeros((self.num_classes, self.num_classes), np.int64)
         self.images = []
         self.previews = []
-        self._worst = []  # heap holding the worst_k lowest (mIoU, index): highest first
+        self._worst = []  # min-heap of (-mIoU, -index, kept): its top is the next one to drop
         self._file_list = getattr(dataset, "file_list", None)
         # The order evaluate reads this process's images in: its own sampler, rebuilt.
         sampler = paddle.io.DistributedBatchSampler(dataset, batch_size=1, shuffle=False, drop_last=False)
