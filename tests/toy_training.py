@@ -39,3 +39,14 @@ def read_scalars(save_dir, tag, log=None):
         log = logs[0]
     return {record.id: record.value
             for record in LogReader(file_path=os.path.join(save_dir, log)).get_data("scalar", tag)}
+
+
+def read_images(logdir, tag):
+    """{step: RGB array} of one VisualDL image tag in ``logdir``'s only log."""
+    import cv2
+    import numpy as np
+    from visualdl import LogReader
+    (log,) = [name for name in os.listdir(logdir) if name.startswith("vdlrecords.")]
+    records = LogReader(file_path=os.path.join(logdir, log)).get_data("image", tag)
+    return {record.id: cv2.cvtColor(cv2.imdecode(np.frombuffer(record.image.encoded_image_string, np.uint8),
+                                                 cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB) for record in records}

@@ -1,5 +1,6 @@
 """``paddleseg train``: PaddleSeg's ``tools/train.py`` with the plugin loaded."""
 from .config import add_config_argument, add_device_argument, load, set_device
+from .val import add_report_arguments
 
 DATA_CHECK_SAMPLES = 200  # read before training; paddleseg check-data reads them all
 
@@ -9,8 +10,12 @@ def add_arguments(parser):
     add_device_argument(parser)
     parser.add_argument("--save_dir", default="./output", help="Directory for checkpoints and logs.")
     parser.add_argument("--num_workers", type=int, default=0, help="Data loader worker processes.")
-    parser.add_argument("--do_eval", action="store_true", help="Evaluate at every save_interval.")
-    parser.add_argument("--use_vdl", action="store_true", help="Write a VisualDL log to save_dir.")
+    parser.add_argument("--do_eval", action="store_true",
+                        help="Evaluate at every save_interval, with a report in save_dir/eval/iter_N/ "
+                             "(the best in save_dir/eval/best/).")
+    parser.add_argument("--use_vdl", action="store_true",
+                        help="Write a VisualDL log to save_dir (with --do_eval, evaluation pictures to "
+                             "save_dir/eval/vdl).")
     parser.add_argument("--use_ema", action="store_true", help="Keep an exponential moving average of the weights.")
     parser.add_argument("--resume_model", default=None,
                         help="Checkpoint directory (save_dir/iter_N) to continue training from, or "
@@ -28,6 +33,7 @@ def add_arguments(parser):
     parser.add_argument("--repeats", type=int, default=1, help="Repeat the training samples per epoch.")
     parser.add_argument("--skip_data_check", action="store_true",
                         help=f"Do not read {DATA_CHECK_SAMPLES} random training samples before training.")
+    add_report_arguments(parser)
 
 
 def run(args):
@@ -67,7 +73,7 @@ def _train(args):
                                "file; --skip_data_check trains anyway)")
     if args.repeats > 1:
         train_dataset.file_list *= args.repeats
-    with atomic_saves():
+    with atomic_saves(), _evaluation_reports(args, config, model, resume_model):
         train(model, wrap_dataset(train_dataset),
               val_dataset=wrap_dataset(builder.val_dataset) if args.do_eval else None,
               optimizer=builder.optimizer, save_dir=args.save_dir, iters=config.iters,
@@ -77,3 +83,20 @@ def _train(args):
               keep_checkpoint_max=args.keep_checkpoint_max, test_config=config.test_config,
               precision=args.precision, amp_level=args.amp_level,
               profiler_options=args.profiler_options, to_static_training=config.to_static_training)
+
+
+def _evaluation_reports(args, config, model, resume_model):
+    """With --do_eval, a report of each evaluation in save_dir/eval (a no-op block without)."""
+    import contextlib
+    import os
+
+    from ..checkpoints import CHECKPOINT_DIR
+    from ..evaluation import evaluation_iterations, training_reports
+
+    if not args.do_eval:
+        return contextlib.nullcontext()
+    start_iter = int(CHECKPOINT_DIR.match(os.path.basename(os.path.normpath(resume_model))).group(1)) \
+        if resume_model else 0
+    run = {"config": args.config, "opts": args.opts, "precision": args.precision, "config_values": config.dic}
+    return training_reports(args.save_dir, model, evaluation_iterations(start_iter, config.iters, args.save_interval),
+                            args.worst_k, args.use_vdl, run)
