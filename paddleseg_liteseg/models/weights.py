@@ -34,7 +34,7 @@ FUSION = re.compile(r"^decoder\.fusions\.(\d+)\.")
 
 
 def _inverse(pattern, replacement):
-    """The (pattern, replacement) undoing one ``OFFICIAL_KEY_MAP`` rule (``(\d+)`` <-> ``\1``)."""
+    r"""The (pattern, replacement) undoing one ``OFFICIAL_KEY_MAP`` rule (``(\d+)`` <-> ``\1``)."""
     inverse_pattern = "^" + r"(\d+)".join(re.escape(part) for part in replacement.split(r"\1"))
     return inverse_pattern, pattern[1:].replace(r"(\d+)", r"\1").replace("\\.", ".")
 
