@@ -31,6 +31,7 @@ OFFICIAL_KEY_MAP = [  # (PaddleSeg PPLiteSeg key pattern, LiteSeg replacement)
 # UAFM_SpAtten's frozen ``_scale`` (always 1.0): LiteSeg writes the 1 into its fusion formula.
 OFFICIAL_CONSTANT_ONE = re.compile(r"^ppseg_head\.arm_list\.\d+\._scale$")
 FUSION = re.compile(r"^decoder\.fusions\.(\d+)\.")
+SPATIAL_ATTENTION_INPUTS = 4  # UAFM_SpAtten's first conv: mean and max of the low and high features
 
 
 def _inverse(pattern, replacement):
@@ -77,7 +78,17 @@ def convert_official(state_dict, source="checkpoint"):
 
 
 def convert_to_official(state_dict, source="checkpoint"):
-    """Rename a LiteSeg state dict to PaddleSeg's ``PPLiteSeg`` keys, adding UAFM's ``_scale`` 1.0."""
+    """Rename a LiteSeg state dict to PaddleSeg's ``PPLiteSeg`` keys, adding UAFM's ``_scale`` 1.0.
+
+    PaddleSeg's PP-LiteSeg fuses with spatial attention (``UAFM_SpAtten``), whose first conv reads
+    the 4 mean/max maps; a LiteSeg with another attention has no such layout and is refused.
+    """
+    fusions = sorted({match.group(1) for key in state_dict if (match := FUSION.match(key))})
+    for index in fusions:
+        attention = state_dict.get(f"decoder.fusions.{index}.attention.layers.0._conv.weight")
+        if attention is None or attention.shape[1] != SPATIAL_ATTENTION_INPUTS:
+            raise CheckpointError(f"{source}: decoder.fusions.{index} does not use UAFM's spatial attention, "
+                                  "the only one PaddleSeg's PPLiteSeg layout holds")
     converted, unknown = {}, []
     for key, value in state_dict.items():
         for pattern, replacement in PLUGIN_KEY_MAP:
@@ -88,9 +99,8 @@ def convert_to_official(state_dict, source="checkpoint"):
         else:
             unknown.append(key)
     if unknown:
-        raise CheckpointError(f"{source} has keys that PaddleSeg's PP-LiteSeg does not have (is it a "
-                              f"LiteSeg with spatial attention?): {_listing(unknown)}")
-    fusions = sorted({match.group(1) for key in state_dict if (match := FUSION.match(key))})
+        raise CheckpointError(f"{source} has keys that PaddleSeg's PP-LiteSeg does not have: "
+                              f"{_listing(unknown)}")
     converted.update({f"ppseg_head.arm_list.{index}._scale": np.ones([1], "float32") for index in fusions})
     return converted
 
