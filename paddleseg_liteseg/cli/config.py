@@ -39,7 +39,7 @@ def built_model(builder, model_path=None):
     if model_path:
         skipped = _drop_pretrained(builder.config.dic.get("model", {}))
         if skipped:
-            logger.info(f"--model_path {model_path} holds every tensor: not loading "
+            logger.info(f"--model_path {model_path} gives the weights: not fetching "
                         + ", ".join(f"{key} ({value})" for key, value in skipped))
     model = builder.model
     if model_path:
