@@ -150,7 +150,8 @@ def _verify(url, partial, size, sha256):
     if size is not None and got != size:
         if got > size:
             os.remove(partial)
-        raise DownloadError(f"Could not download {url}: got {got} of {size} bytes; run again to resume "
+        then = "run again to resume" if got < size else "deleted it"
+        raise DownloadError(f"Could not download {url}: got {got} of {size} bytes; {then} "
                             "(nothing was put in the cache)")
     if sha256:
         digest = hashlib.sha256()

@@ -59,11 +59,8 @@ OFFICIAL_WEIGHTS = {
 }
 
 
-class UnknownWeightsError(UserError, KeyError):
+class UnknownWeightsError(UserError, ValueError):
     """A weights reference that is neither a file, a URL nor a name of ``OFFICIAL_WEIGHTS``."""
-
-    def __str__(self):
-        return self.args[0]
 
 
 def resolve(reference):

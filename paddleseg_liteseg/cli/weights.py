@@ -2,7 +2,7 @@
 
 
 def add_arguments(parser):
-    pass
+    """No options: the command prints the whole table."""
 
 
 def run(args):
