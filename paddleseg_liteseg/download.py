@@ -15,7 +15,6 @@ import hashlib
 import http.client
 import os
 import shutil
-import socket
 import tarfile
 import urllib.error
 import urllib.parse

@@ -54,7 +54,8 @@ def _leftovers(cache):
 def test_download_lands_at_its_cache_path(server, cache):
     url = server.url("/weights/model.pdparams")
     path = download(url, size=len(DATA), sha256=_sha256(DATA))
-    assert path == cache_path(url) == str(cache / f"127.0.0.1_{server.server_address[1]}" / "weights" / "model.pdparams")
+    host = f"127.0.0.1_{server.server_address[1]}"
+    assert path == cache_path(url) == str(cache / host / "weights" / "model.pdparams")
     assert open(path, "rb").read() == DATA and not _leftovers(cache)
 
 

@@ -16,6 +16,7 @@ from paddleseg_liteseg.official_weights import OFFICIAL_WEIGHTS, OfficialWeights
 from reference_models import build_plugin
 
 REPO = os.path.join(os.path.dirname(__file__), "..")
+PADDLESEG_HOSTS = ("https://paddleseg.bj.bcebos.com/dygraph/", "https://bj.bcebos.com/paddleseg/")
 
 
 @pytest.fixture
@@ -37,7 +38,7 @@ def test_table_lists_paddleseg_published_weights():
     assert {"pp_liteseg_stdc1_cityscapes", "pp_liteseg_stdc2_cityscapes", "pp_liteseg_stdc1_camvid",
             "pp_liteseg_stdc2_camvid", "stdc1_imagenet", "stdc2_imagenet"} <= set(OFFICIAL_WEIGHTS)
     for name, entry in OFFICIAL_WEIGHTS.items():
-        assert entry.url.startswith(("https://paddleseg.bj.bcebos.com/dygraph/", "https://bj.bcebos.com/paddleseg/")), name
+        assert entry.url.startswith(PADDLESEG_HOSTS), name
         assert entry.config is None or os.path.isfile(os.path.join(REPO, entry.config)), name
 
 

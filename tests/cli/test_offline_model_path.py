@@ -35,7 +35,8 @@ def weights(tmp_path_factory):
 def test_model_path_skips_the_pretrained_download(offline_config, weights, tmp_path, capsys, command):
     config, url = offline_config
     flags = {"export": ["--save_dir", str(tmp_path / "out")], "val": [],
-             "predict": ["--image_path", str(tmp_path / "toy" / "leftImg8bit"), "--save_dir", str(tmp_path / "out")]}[command]
+             "predict": ["--image_path", str(tmp_path / "toy" / "leftImg8bit"),
+                         "--save_dir", str(tmp_path / "out")]}[command]
     assert main([command, "--config", config, "--model_path", weights, *flags]) == 0
     out = capsys.readouterr().out
     assert f"--model_path {weights} gives the weights: not fetching model.backbone.pretrained ({url})" in out
