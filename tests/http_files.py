@@ -12,7 +12,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if data is None:
             self.send_error(404)
             return
-        start = int(self.headers["Range"].split("=")[1].split("-")[0]) if self.headers.get("Range") else 0
+        ranged = self.headers.get("Range") and not server.ignore_range
+        start = int(self.headers["Range"].split("=")[1].split("-")[0]) if ranged else 0
         if start >= len(data) > 0:
             self.send_error(416)
             return
@@ -31,11 +32,12 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
 class FileServer(http.server.ThreadingHTTPServer):
     """``files``: {path: bytes}; ``cuts``: bytes to send of the next responses before closing;
-    ``ranges``: the Range header of every request (None without one)."""
+    ``ranges``: the Range header of every request (None without one); ``ignore_range``: answer
+    Range requests with the whole file, as some servers do."""
 
     def __init__(self):
         super().__init__(("127.0.0.1", 0), _Handler)
-        self.files, self.cuts, self.ranges = {}, [], []
+        self.files, self.cuts, self.ranges, self.ignore_range = {}, [], [], False
         self._thread = threading.Thread(target=self.serve_forever, daemon=True)
         self._thread.start()
 

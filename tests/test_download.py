@@ -66,6 +66,12 @@ def test_a_cut_transfer_resumes_with_range(server, cache):
     assert server.ranges == [None, "bytes=30000-", "bytes=50000-"]
 
 
+def test_a_server_ignoring_range_is_read_from_the_start(server):
+    server.cuts, server.ignore_range = [30000], True
+    path = download(server.url("/weights/model.pdparams"), sha256=_sha256(DATA))
+    assert open(path, "rb").read() == DATA and server.ranges == [None, "bytes=30000-"]
+
+
 def test_a_partial_file_is_never_taken_whole_and_resumes_next_run(server, cache):
     url = server.url("/weights/model.pdparams")
     server.cuts = [30000, 0]  # the retry gets nothing: the run fails

@@ -171,3 +171,15 @@ def test_resume_refuses_a_malicious_optimizer_state(trainer_checkpoint, maliciou
                  "--iters", "3", "--skip_data_check", "--resume_model", str(resume)]) == 1
     assert f"error: {resume / 'model.pdopt'} refers to posix.system" in capsys.readouterr().err
     assert not marker.exists()
+
+
+def test_truncated_malicious_files_never_run(malicious):
+    """Cut anywhere, the file is refused or unreadable; the part before a cut never runs."""
+    from paddleseg_liteseg.models.weights import CheckpointError, read_checkpoint
+    path, marker = malicious
+    data = path.read_bytes()
+    for length in range(1, len(data)):
+        path.write_bytes(data[:length])
+        with pytest.raises((UnsafeCheckpointError, CheckpointError)):
+            read_checkpoint(str(path))
+        assert not marker.exists(), length
