@@ -385,6 +385,7 @@ def apply():
     if _DONE:
         return applied()
     _DONE = True
+    _secure_weights_loading()
     if not is_affected():
         return applied()
     for name, (_why, probe, install) in FIXES.items():
@@ -397,3 +398,25 @@ def apply():
 def applied():
     """Names of the fixes installed by apply() (see FIXES[name][0] for the reason)."""
     return list(_APPLIED)
+
+
+# ---------------------------------------------------------------------------
+# Weights loading (not a Paddle 3 fix: installed on every version). paddle.load unpickles any
+# object, so a shared .pdparams could run code in PaddleSeg's load_pretrained_model, load_entire_model
+# and resume (--resume_model). Every paddle.load goes through safe_load, and the weights references
+# PaddleSeg's loader gets (official names, URLs) are resolved through the plugin's verified cache.
+def _secure_weights_loading():
+    from paddleseg.utils import utils
+
+    from . import safe_load
+    from .official_weights import resolve
+
+    _patch('paddle.load', paddle, 'load', safe_load.load)
+    original = utils.load_pretrained_model
+
+    def load_pretrained_model(model, pretrained_model):
+        """PaddleSeg's load_pretrained_model, given the local file of a name or URL."""
+        return original(model, resolve(pretrained_model) if pretrained_model else pretrained_model)
+
+    _patch('paddleseg.utils.utils.load_pretrained_model', utils, 'load_pretrained_model',
+           load_pretrained_model)

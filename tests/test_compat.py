@@ -63,7 +63,7 @@ def test_apply_is_idempotent_and_installs_every_fix_here():
     assert compat.apply() == compat.applied()
     compat._fix_ce()  # even a direct re-install does not wrap twice
     assert (metrics.calculate_area, L.CrossEntropyLoss._post_process_loss, dict(ORIG)) == before
-    assert len(ORIG) == 11 and metrics.calculate_area is not ORIG['paddleseg.utils.metrics.calculate_area']
+    assert len(ORIG) == 13 and metrics.calculate_area is not ORIG['paddleseg.utils.metrics.calculate_area']
 
 
 def test_version_guard(monkeypatch):

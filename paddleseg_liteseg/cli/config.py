@@ -28,12 +28,35 @@ def load(args, sections=(), **overrides):
 
 
 def built_model(builder, model_path=None):
-    """The config's model, holding the weights at ``model_path`` (either checkpoint layout) when given."""
+    """The config's model, holding the weights at ``model_path`` (either checkpoint layout) when given.
+
+    ``model_path`` replaces every tensor, so the config's ``pretrained`` weights (an ImageNet
+    backbone's URL) are then not fetched: an offline deployment machine needs only ``model_path``.
+    """
+    from paddleseg.utils import logger
+
     from ..models.weights import load_pretrained
+    if model_path:
+        skipped = _drop_pretrained(builder.config.dic.get("model", {}))
+        if skipped:
+            logger.info(f"--model_path {model_path} gives the weights: not fetching "
+                        + ", ".join(f"{key} ({value})" for key, value in skipped))
     model = builder.model
     if model_path:
         load_pretrained(model, model_path)
     return model
+
+
+def _drop_pretrained(section, prefix="model"):
+    """Set every ``pretrained`` in the model config (and its parts) to None; return [(key, value)]."""
+    dropped = []
+    for key, value in section.items():
+        if key == "pretrained" and value:
+            dropped.append((f"{prefix}.pretrained", value))
+            section[key] = None
+        elif isinstance(value, dict):
+            dropped += _drop_pretrained(value, f"{prefix}.{key}")
+    return dropped
 
 
 def set_device(args):

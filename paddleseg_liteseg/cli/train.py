@@ -83,6 +83,7 @@ def _train(args):
               keep_checkpoint_max=args.keep_checkpoint_max, test_config=config.test_config,
               precision=args.precision, amp_level=args.amp_level,
               profiler_options=args.profiler_options, to_static_training=config.to_static_training)
+    write_best_model_safetensors(args.save_dir)
 
 
 def _evaluation_reports(args, config, model, resume_model):
@@ -100,3 +101,18 @@ def _evaluation_reports(args, config, model, resume_model):
     run = {"config": args.config, "opts": args.opts, "precision": args.precision, "config_values": config.dic}
     return training_reports(args.save_dir, model, evaluation_iterations(start_iter, config.iters, args.save_interval),
                             args.worst_k, args.use_vdl, run)
+
+
+def write_best_model_safetensors(save_dir):
+    """Also write PaddleSeg's ``best_model/model.pdparams`` as ``model.safetensors`` (a format
+    that holds no code), where evaluation picked a best model."""
+    import os
+
+    from paddleseg.utils import logger
+
+    from ..models.weights import read_checkpoint, write_checkpoint
+    best = os.path.join(save_dir, "best_model", "model.pdparams")
+    if os.path.isfile(best):
+        target = os.path.join(save_dir, "best_model", "model.safetensors")
+        write_checkpoint(read_checkpoint(best, convert=False), target)
+        logger.info(f"Wrote {target}")

@@ -2,9 +2,10 @@
 
 Official checkpoints (``PPLiteSeg`` in PaddleSeg) name the decoder ``ppseg_head.arm_list.*`` and the
 heads ``seg_heads.*``. ``convert_official`` renames every key by ``OFFICIAL_KEY_MAP`` and fails on
-any key it does not know, so nothing is dropped silently. ``load_pretrained`` then loads all or
-nothing: only classifier layers whose shape differs (fine-tuning to another ``num_classes``) may be
-skipped, and that is logged.
+any key it does not know, so nothing is dropped silently; ``convert_to_official`` is its inverse.
+``load_pretrained`` then loads all or nothing: only classifier layers whose shape differs
+(fine-tuning to another ``num_classes``) may be skipped, and that is logged. Files are read by
+``safe_load`` (no code from a pickle runs) and may be ``.pdparams`` or ``.safetensors``.
 """
 import os
 import re
@@ -13,8 +14,9 @@ import numpy as np
 import paddle
 from paddleseg.utils import logger
 
-from ..download import download, is_url
 from ..errors import UserError
+from ..official_weights import resolve
+from ..safe_load import SAFETENSORS_SUFFIX, UnsafeCheckpointError, load
 
 OFFICIAL_KEY_MAP = [  # (PaddleSeg PPLiteSeg key pattern, LiteSeg replacement)
     (r"^backbone\.", "backbone."),
@@ -28,8 +30,21 @@ OFFICIAL_KEY_MAP = [  # (PaddleSeg PPLiteSeg key pattern, LiteSeg replacement)
 ]
 # UAFM_SpAtten's frozen ``_scale`` (always 1.0): LiteSeg writes the 1 into its fusion formula.
 OFFICIAL_CONSTANT_ONE = re.compile(r"^ppseg_head\.arm_list\.\d+\._scale$")
+FUSION = re.compile(r"^decoder\.fusions\.(\d+)\.")
+SPATIAL_ATTENTION_INPUTS = 4  # UAFM_SpAtten's first conv: mean and max of the low and high features
+
+
+def _inverse(pattern, replacement):
+    r"""The (pattern, replacement) undoing one ``OFFICIAL_KEY_MAP`` rule (``(\d+)`` <-> ``\1``)."""
+    inverse_pattern = "^" + r"(\d+)".join(re.escape(part) for part in replacement.split(r"\1"))
+    return inverse_pattern, pattern[1:].replace(r"(\d+)", r"\1").replace("\\.", ".")
+
+
+PLUGIN_KEY_MAP = [_inverse(*rule) for rule in OFFICIAL_KEY_MAP]  # LiteSeg key -> PPLiteSeg key
 CLASSIFIER = re.compile(r"^(heads\.\d+\.classifier|seg_heads\.\d+\.conv_out)\.")  # plugin, official
 MAX_LISTED_KEYS = 10
+LAYOUTS = ("liteseg", "paddleseg")  # this plugin's keys, PaddleSeg's PPLiteSeg keys
+CHECKPOINT_NAMES = ("model.pdparams", "model.safetensors")  # looked for in a checkpoint directory
 
 
 class CheckpointError(UserError, ValueError):
@@ -62,15 +77,47 @@ def convert_official(state_dict, source="checkpoint"):
     return converted
 
 
+def convert_to_official(state_dict, source="checkpoint"):
+    """Rename a LiteSeg state dict to PaddleSeg's ``PPLiteSeg`` keys, adding UAFM's ``_scale`` 1.0.
+
+    PaddleSeg's PP-LiteSeg fuses with spatial attention (``UAFM_SpAtten``), whose first conv reads
+    the 4 mean/max maps; a LiteSeg with another attention has no such layout and is refused.
+    """
+    fusions = sorted({match.group(1) for key in state_dict if (match := FUSION.match(key))})
+    for index in fusions:
+        attention = state_dict.get(f"decoder.fusions.{index}.attention.layers.0._conv.weight")
+        if attention is None or attention.shape[1] != SPATIAL_ATTENTION_INPUTS:
+            raise CheckpointError(f"{source}: decoder.fusions.{index} does not use UAFM's spatial attention, "
+                                  "the only one PaddleSeg's PPLiteSeg layout holds")
+    converted, unknown = {}, []
+    for key, value in state_dict.items():
+        for pattern, replacement in PLUGIN_KEY_MAP:
+            new_key, matched = re.subn(pattern, replacement, key)
+            if matched:
+                converted[new_key] = value
+                break
+        else:
+            unknown.append(key)
+    if unknown:
+        raise CheckpointError(f"{source} has keys that PaddleSeg's PP-LiteSeg does not have: "
+                              f"{_listing(unknown)}")
+    converted.update({f"ppseg_head.arm_list.{index}._scale": np.ones([1], "float32") for index in fusions})
+    return converted
+
+
 def read_checkpoint(path, convert=True):
-    """Load a state dict of numpy arrays from ``path`` (a .pdparams file or a directory holding
-    ``model.pdparams``); with ``convert``, in LiteSeg's layout whatever layout the file uses."""
+    """Load a state dict of numpy arrays from ``path`` (a .pdparams or .safetensors file, or a
+    directory holding one as ``model.*``); with ``convert``, in LiteSeg's layout whatever layout the
+    file uses. A pickle naming anything but tensors raises ``UnsafeCheckpointError``."""
     if os.path.isdir(path):
-        path = os.path.join(path, "model.pdparams")
+        path = next((os.path.join(path, name) for name in CHECKPOINT_NAMES
+                     if os.path.isfile(os.path.join(path, name))), os.path.join(path, CHECKPOINT_NAMES[0]))
     if not os.path.isfile(path):
         raise FileNotFoundError(f"Checkpoint not found: {path}")
     try:
-        state_dict = paddle.load(path, return_numpy=True)
+        state_dict = load(path, return_numpy=True)
+    except UnsafeCheckpointError:
+        raise
     except Exception as error:  # paddle.load raises many types for truncated or foreign files
         raise CheckpointError(f"{path} is not a readable Paddle checkpoint "
                               f"({type(error).__name__}: {error})") from None
@@ -83,13 +130,14 @@ def read_checkpoint(path, convert=True):
 
 
 def load_pretrained(model, pretrained):
-    """Load ``pretrained`` (path or URL) into ``model`` completely, or raise and load nothing.
+    """Load ``pretrained`` (path, URL or official name) into ``model`` completely, or raise and load
+    nothing.
 
     Works for any PaddleSeg model; official PP-LiteSeg checkpoints are converted when ``model`` uses
     LiteSeg's layout. Classifier weights whose shape differs from the model's (another
     ``num_classes``) keep their fresh initialisation; that is the fine-tuning case, logged in one line.
     """
-    path = download(pretrained) if is_url(pretrained) else pretrained
+    path = resolve(pretrained)
     expected = {key: tuple(value.shape) for key, value in model.state_dict().items()}
     state_dict = read_checkpoint(path, convert=not is_official_layout(expected))
     missing = sorted(set(expected) - set(state_dict))
@@ -117,12 +165,29 @@ def load_pretrained(model, pretrained):
         logger.info(f"Loaded {len(state_dict)}/{len(expected)} tensors from {pretrained}")
 
 
-def convert_checkpoint(source, target):
-    """Write ``source`` (official or plugin layout) to ``target`` in LiteSeg's layout; return key count."""
-    state_dict = read_checkpoint(source)
-    os.makedirs(os.path.dirname(os.path.abspath(target)), exist_ok=True)
-    paddle.save(state_dict, target)
+def convert_checkpoint(source, target, layout="liteseg"):
+    """Write ``source`` (a path, URL or official name; either layout) to ``target`` in ``layout``
+    (one of ``LAYOUTS``); return the number of tensors written."""
+    if layout not in LAYOUTS:
+        raise UserError(f"layout {layout!r}: expected one of {', '.join(LAYOUTS)}")
+    state_dict = read_checkpoint(resolve(source))
+    if layout == "paddleseg":
+        state_dict = convert_to_official(state_dict, source=source)
+    write_checkpoint(state_dict, target)
     return len(state_dict)
+
+
+def write_checkpoint(state_dict, target):
+    """Write ``state_dict`` (numpy arrays) to ``target`` atomically: safetensors for a
+    ``.safetensors`` name, else ``paddle.save``'s format."""
+    from safetensors.numpy import save_file
+    os.makedirs(os.path.dirname(os.path.abspath(target)), exist_ok=True)
+    partial = f"{target}.partial"
+    if target.endswith(SAFETENSORS_SUFFIX):
+        save_file({key: np.ascontiguousarray(value) for key, value in state_dict.items()}, partial)
+    else:
+        paddle.save(state_dict, partial)
+    os.replace(partial, target)
 
 
 def _listing(keys):

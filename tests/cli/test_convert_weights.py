@@ -14,6 +14,16 @@ def test_writes_a_checkpoint_the_plugin_loads(official_t_checkpoint, tmp_path, c
     assert set(paddle.load(str(target))) == set(build_plugin("T").state_dict())
 
 
+def test_writes_paddleseg_layout_as_safetensors(official_t_checkpoint, tmp_path, capsys):
+    plugin = tmp_path / "liteseg_t.pdparams"
+    assert main(["convert-weights", official_t_checkpoint[0], str(plugin)]) == 0
+    target = tmp_path / "pp_liteseg_t.safetensors"
+    assert main(["convert-weights", str(plugin), str(target), "--to", "paddleseg"]) == 0
+    assert f"Wrote 250 tensors in PaddleSeg's PPLiteSeg layout to {target}" in capsys.readouterr().out
+    from safetensors.numpy import load_file
+    assert set(load_file(str(target))) == set(official_t_checkpoint[1].state_dict())
+
+
 def test_bad_input_is_one_clear_line(tmp_path, capsys):
     bad = tmp_path / "notes.pdparams"
     bad.write_text("hello")

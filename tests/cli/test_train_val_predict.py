@@ -41,6 +41,20 @@ def test_train_keeps_the_newest_checkpoints_and_the_best(trained):
     assert (trained / "best_model" / "model.pdparams").is_file()
 
 
+def test_best_model_is_also_safetensors_with_identical_outputs(trained):
+    import paddle
+
+    from reference_models import build_plugin
+    best = trained / "best_model"
+    x = paddle.randn([1, 3, 64, 128])
+    outputs = []
+    for name in ("model.pdparams", "model.safetensors"):
+        model = build_plugin("T", num_classes=5, pretrained=str(best / name))
+        model.eval()
+        outputs.append(model(x)[0].numpy())
+    np.testing.assert_array_equal(*outputs)
+
+
 def test_visualdl_log_has_loss_lr_and_miou(trained):
     loss = read_scalars(str(trained), "Train/loss")
     lr = read_scalars(str(trained), "Train/lr")

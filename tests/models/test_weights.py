@@ -7,9 +7,11 @@ import paddle
 import pytest
 
 from paddleseg_liteseg.download import DownloadError
+from paddleseg.utils import utils
+
 from paddleseg_liteseg.models.weights import (CheckpointError, convert_checkpoint, convert_official,
                                               load_pretrained, read_checkpoint)
-from reference_models import build_official, build_plugin
+from reference_models import build_official, build_plugin, randomize_batch_norm_statistics
 
 PARITY_ATOL = 1e-5
 
@@ -127,8 +129,9 @@ def _silent_server():
 
 
 @pytest.mark.parametrize("kind", ["refused", "silent"])
-def test_unreachable_url_fails_fast_naming_it(kind, monkeypatch):
+def test_unreachable_url_fails_fast_naming_it(kind, monkeypatch, tmp_path):
     monkeypatch.setattr("paddleseg_liteseg.download.TIMEOUT_SECONDS", 2.0)
+    monkeypatch.setenv("PADDLESEG_LITESEG_CACHE", str(tmp_path))
     if kind == "silent":
         server = _silent_server()
         url = f"http://127.0.0.1:{server.getsockname()[1]}/model.pdparams"
@@ -152,8 +155,7 @@ def test_url_is_downloaded_once_and_loaded(official_t_checkpoint, tmp_path, monk
     handler = lambda *a, **k: http.server.SimpleHTTPRequestHandler(*a, directory=directory, **k)  # noqa
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    monkeypatch.setenv("HOME", str(tmp_path))
-    monkeypatch.setattr("paddleseg_liteseg.download.cache_dir", lambda: str(tmp_path / "cache"))
+    monkeypatch.setenv("PADDLESEG_LITESEG_CACHE", str(tmp_path / "cache"))
     url = f"http://127.0.0.1:{server.server_address[1]}/{os.path.basename(official_t_checkpoint[0])}"
     try:
         build_plugin("T", pretrained=url)
@@ -172,3 +174,69 @@ def test_convert_writes_plugin_layout(official_t_checkpoint, tmp_path):
     x = paddle.randn([1, 3, 64, 64])
     model.eval(), official.eval()
     assert _max_abs_diff(model(x)[0], official(x)[0]) <= PARITY_ATOL
+
+
+def _outputs(model, x):
+    """Eval logits and the three train logits."""
+    model.eval()
+    outputs = list(model(x))
+    model.train()
+    return outputs + list(model(x))
+
+
+@pytest.mark.parametrize("variant", ["T", "B"])
+def test_paddleseg_layout_runs_in_paddleseg_pplitseg(variant, tmp_path):
+    paddle.seed(1)
+    plugin = build_plugin(variant)
+    randomize_batch_norm_statistics(plugin, seed=1)
+    source = str(tmp_path / "liteseg.pdparams")
+    paddle.save(plugin.state_dict(), source)
+    target = str(tmp_path / "paddleseg.pdparams")
+    assert convert_checkpoint(source, target, layout="paddleseg") == len(plugin.state_dict()) + 3  # + _scale
+    official = build_official(variant, seed=7)
+    assert set(paddle.load(target)) == set(official.state_dict())
+    utils.load_entire_model(official, target)  # as PaddleSeg's tools load --model_path
+    x = paddle.randn([1, 3, 128, 256])
+    for a, b in zip(_outputs(official, x), _outputs(plugin, x)):
+        assert _max_abs_diff(a, b) <= PARITY_ATOL
+
+
+def test_official_layout_round_trips_exactly(official_t_checkpoint, tmp_path):
+    path, official = official_t_checkpoint
+    liteseg, back = str(tmp_path / "liteseg.pdparams"), str(tmp_path / "paddleseg.pdparams")
+    convert_checkpoint(path, liteseg)
+    convert_checkpoint(liteseg, back, layout="paddleseg")
+    original, returned = paddle.load(path), paddle.load(back)
+    assert set(returned) == set(original)
+    for key, value in original.items():
+        np.testing.assert_array_equal(returned[key].numpy(), value.numpy())
+
+
+@pytest.mark.parametrize("attention", ["channel", "none"])
+def test_other_attentions_have_no_paddleseg_layout(attention, tmp_path):
+    from paddleseg.models.backbones import STDC1
+
+    from paddleseg_liteseg import LiteSeg
+    model = LiteSeg(19, STDC1(), decoder=dict(out_channels=[32, 64, 128], attention=attention))
+    source = str(tmp_path / f"{attention}.pdparams")
+    paddle.save(model.state_dict(), source)
+    with pytest.raises(CheckpointError, match=r"decoder\.fusions\.0 does not use UAFM's spatial attention"):
+        convert_checkpoint(source, str(tmp_path / "out.pdparams"), layout="paddleseg")
+    assert not (tmp_path / "out.pdparams").exists()
+
+
+@pytest.mark.parametrize("layout", ["liteseg", "paddleseg"])
+def test_safetensors_give_identical_outputs(official_t_checkpoint, tmp_path, layout):
+    path, official = official_t_checkpoint
+    target = tmp_path / "best" / "model.safetensors"
+    convert_checkpoint(path, str(target), layout=layout)
+    x = paddle.randn([1, 3, 64, 128])
+    expected = _outputs(build_plugin("T", pretrained=path), x)
+    for weights in (str(target), str(target.parent)):  # the file, or a directory holding it
+        for a, b in zip(_outputs(build_plugin("T", pretrained=weights), x), expected):
+            np.testing.assert_array_equal(a.numpy(), b.numpy())
+    if layout == "paddleseg":
+        model = build_official("T", seed=5)
+        utils.load_entire_model(model, str(target))
+        for a, b in zip(_outputs(model, x), _outputs(official, x)):
+            np.testing.assert_array_equal(a.numpy(), b.numpy())

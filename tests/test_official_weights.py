@@ -1,0 +1,80 @@
+"""Official weights by name: the table, names working wherever a weights path does (through the
+verified cache), and a typo answered with the closest names."""
+import hashlib
+import io
+import os
+import tarfile
+
+import numpy as np
+import paddle
+import pytest
+from paddleseg.models.backbones import STDC1
+
+from http_files import FileServer
+from paddleseg_liteseg.cli import main
+from paddleseg_liteseg.official_weights import OFFICIAL_WEIGHTS, OfficialWeights, UnknownWeightsError, resolve
+from reference_models import build_plugin
+
+REPO = os.path.join(os.path.dirname(__file__), "..")
+PADDLESEG_HOSTS = ("https://paddleseg.bj.bcebos.com/dygraph/", "https://bj.bcebos.com/paddleseg/")
+
+
+@pytest.fixture
+def server(tmp_path, monkeypatch):
+    monkeypatch.setenv("PADDLESEG_LITESEG_CACHE", str(tmp_path / "cache"))
+    server = FileServer()
+    yield server
+    server.stop()
+
+
+def _publish(server, monkeypatch, name, path, data):
+    """Serve ``data`` at ``path`` and list it as official weights ``name`` with its size and sha256."""
+    server.files[path] = data
+    monkeypatch.setitem(OFFICIAL_WEIGHTS, name, OfficialWeights(
+        server.url(path), "test weights", size=len(data), sha256=hashlib.sha256(data).hexdigest()))
+
+
+def test_table_lists_paddleseg_published_weights():
+    assert {"pp_liteseg_stdc1_cityscapes", "pp_liteseg_stdc2_cityscapes", "pp_liteseg_stdc1_camvid",
+            "pp_liteseg_stdc2_camvid", "stdc1_imagenet", "stdc2_imagenet"} <= set(OFFICIAL_WEIGHTS)
+    for name, entry in OFFICIAL_WEIGHTS.items():
+        assert entry.url.startswith(PADDLESEG_HOSTS), name
+        assert entry.config is None or os.path.isfile(os.path.join(REPO, entry.config)), name
+
+
+def test_a_typo_suggests_the_closest_names(tmp_path, capsys):
+    with pytest.raises(UnknownWeightsError, match=r"pp_liteseg_stdc1_cityscape is not a file, a URL or a name "
+                                                  r"of official weights; did you mean pp_liteseg_stdc1_cityscapes or"):
+        resolve("pp_liteseg_stdc1_cityscape")
+    assert main(["convert-weights", "stdc1_imagnet", str(tmp_path / "out.pdparams")]) == 1
+    assert "did you mean stdc1_imagenet" in capsys.readouterr().err
+
+
+def test_paths_pass_through():
+    assert resolve("nowhere/model.pdparams") == "nowhere/model.pdparams"
+    assert resolve("model.pdparams") == "model.pdparams"
+
+
+def test_model_pretrained_by_name(official_t_checkpoint, server, monkeypatch):
+    path, official = official_t_checkpoint
+    _publish(server, monkeypatch, "pp_liteseg_test", "/dygraph/pp_liteseg_test/model.pdparams",
+             open(path, "rb").read())
+    model = build_plugin("T", pretrained="pp_liteseg_test")
+    x = paddle.randn([1, 3, 64, 128])
+    model.eval(), official.eval()
+    np.testing.assert_allclose(model(x)[0].numpy(), official(x)[0].numpy(), atol=1e-5)
+    assert server.ranges == [None]
+
+
+def test_backbone_pretrained_by_name_extracts_the_archive(server, monkeypatch, tmp_path):
+    paddle.seed(3)
+    backbone = STDC1()
+    weights = tmp_path / "model.pdparams"
+    paddle.save(backbone.state_dict(), str(weights))
+    archive = io.BytesIO()
+    with tarfile.open(fileobj=archive, mode="w:gz") as tar:
+        tar.add(str(weights), arcname="PP_STDCNet_test/model.pdparams")
+    _publish(server, monkeypatch, "stdc1_test", "/paddleseg/dygraph/PP_STDCNet_test.tar.gz", archive.getvalue())
+    loaded = STDC1(pretrained="stdc1_test")  # PaddleSeg's own loader, given the cached file
+    for key, value in backbone.state_dict().items():
+        np.testing.assert_array_equal(loaded.state_dict()[key].numpy(), value.numpy())
