@@ -1,7 +1,7 @@
 """Fetch checkpoints by URL into PaddleSeg's cache, failing within seconds when offline.
 
 PaddleSeg's own downloads (a backbone's ``pretrained`` URL) fail with a long requests traceback;
-``guard_paddleseg_downloads`` turns that into the same one-line ``DownloadError``.
+``compat`` turns that into the same one-line ``DownloadError``.
 """
 import hashlib
 import os
@@ -55,24 +55,6 @@ def download(url, directory=None, timeout=None):
         if os.path.exists(partial.name):
             os.remove(partial.name)
     return target
-
-
-def guard_paddleseg_downloads():
-    """Make PaddleSeg's ``download_pretrained_model`` raise a ``DownloadError`` naming the URL."""
-    from paddleseg.utils import utils
-
-    original = utils.download_pretrained_model
-    if getattr(original, "raises_download_error", False):
-        return
-
-    def download_pretrained_model(url):
-        try:
-            return original(url)
-        except Exception as error:  # requests, tarfile and OS errors, depending on what failed
-            raise _download_error(url, type(error).__name__) from None
-
-    download_pretrained_model.raises_download_error = True
-    utils.download_pretrained_model = download_pretrained_model
 
 
 def _download_error(url, reason):
