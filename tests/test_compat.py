@@ -170,12 +170,12 @@ def test_the_import_survives_a_fix_that_cannot_be_installed():
     result = _python("import warnings; warnings.simplefilter('always'); "
                      "from paddleseg.models.losses import rmi_loss; del rmi_loss._CLIP_MIN; "
                      "original = rmi_loss.RMILoss.forward_sigmoid; "
-                     "import paddleseg_liteseg; from paddleseg_liteseg import compat; "
-                     "print(rmi_loss.RMILoss.forward_sigmoid is original, compat.applied())")
+                     "import json, paddleseg_liteseg; from paddleseg_liteseg import compat; "
+                     "print(json.dumps([rmi_loss.RMILoss.forward_sigmoid is original, compat.applied()]))")
     assert result.returncode == 0, result.stderr
-    unchanged, installed = result.stdout.strip().splitlines()[-1].split(' ', 1)
-    assert unchanged == 'True'
-    assert eval(installed) == [name for name in compat.applied() if name != 'RMILoss']
+    unchanged, installed = json.loads(result.stdout.strip().splitlines()[-1])
+    assert unchanged is True
+    assert installed == [name for name in compat.applied() if name != 'RMILoss']
     assert result.stderr.count('CompatWarning') == 1
     assert "the compat fix 'RMILoss'" in result.stderr and '_CLIP_MIN' in result.stderr
 
