@@ -48,7 +48,7 @@ ORIGINALS = {}  # 'module.attr' -> the callable that was replaced
 _APPLIED = []
 _DONE = False
 _MARK = '__paddleseg_liteseg_compat__'
-_installing = []  # (owner, attr, old, key, new key?) patched by the install in progress, to undo if it fails
+_installing = []  # (owner, attr, old, key, key was new) of the install in progress, to undo if it fails
 
 
 class CompatWarning(RuntimeWarning):
@@ -78,8 +78,10 @@ def _runs(function, code):
         tree = ast.parse(textwrap.dedent(inspect.getsource(function)))
     except (OSError, TypeError, SyntaxError):
         return True
-    wanted = ast.unparse(ast.parse(code).body[0])
-    return any(ast.unparse(node) == wanted for node in ast.walk(tree) if isinstance(node, (ast.stmt, ast.expr)))
+    wanted = ast.parse(code).body[0]
+    wanted = wanted.value if isinstance(wanted, ast.Expr) else wanted
+    text = ast.unparse(wanted)
+    return any(ast.unparse(node) == text for node in ast.walk(tree) if type(node) is type(wanted))
 
 
 def _patch(key, owner, attr, new):
