@@ -17,10 +17,8 @@ if importlib.util.find_spec("paddle") is None:
 warnings.filterwarnings("ignore", message="No ccache found", category=UserWarning)
 
 from . import compat  # noqa: E402
-from .download import guard_paddleseg_downloads  # noqa: E402
 
 compat.apply()
-guard_paddleseg_downloads()
 
 from . import datasets, models  # noqa: E402,F401
 from .models import FLD, SPPM, UAFM, LiteSeg, LiteSegHead, load_pretrained  # noqa: E402,F401

@@ -1,40 +1,18 @@
 """Training checkpoints that survive a kill at any moment, and finding the newest complete one.
 
 PaddleSeg's trainer writes ``save_dir/iter_N/model.pdparams`` and ``model.pdopt`` in place, so a job
-killed mid-write leaves a truncated file that ``--resume_model`` then fails on. ``atomic_saves``
-makes every ``paddle.save`` during training write a temporary file and rename it (atomic on POSIX),
-so a checkpoint file either exists whole or not at all; ``latest_checkpoint`` picks the newest
-``iter_N`` whose files are all there.
+killed mid-write leaves a truncated file that ``--resume_model`` then fails on. ``paddleseg train``
+runs the trainer inside ``compat.atomic_saves()``, where every ``paddle.save`` writes a temporary
+file and renames it (atomic on POSIX), so a checkpoint file either exists whole or not at all;
+``latest_checkpoint`` picks the newest ``iter_N`` whose files are all there.
 """
-import contextlib
 import os
 import re
-
-import paddle
 
 from .errors import UserError
 
 CHECKPOINT_FILES = ("model.pdparams", "model.pdopt")
 CHECKPOINT_DIR = re.compile(r"^iter_(\d+)$")
-
-
-@contextlib.contextmanager
-def atomic_saves():
-    """Within the block, ``paddle.save(obj, path)`` writes ``path`` atomically."""
-    save = paddle.save
-
-    def atomic_save(obj, path, *args, **kwargs):
-        if not isinstance(path, (str, os.PathLike)):
-            return save(obj, path, *args, **kwargs)
-        partial = f"{path}.partial"
-        save(obj, partial, *args, **kwargs)
-        os.replace(partial, path)
-
-    paddle.save = atomic_save
-    try:
-        yield
-    finally:
-        paddle.save = save
 
 
 def missing_files(checkpoint_dir):

@@ -1,4 +1,4 @@
-"""PaddleSeg 2.8 on Paddle 3.
+"""PaddleSeg 2.8 on Paddle 3, and the plugin's other patches of PaddleSeg and Paddle code.
 
 PaddleSeg 2.8.0 (the newest release on PyPI) was written against Paddle 2.x.
 These Paddle 3 changes break its train / evaluate paths:
@@ -14,37 +14,77 @@ These Paddle 3 changes break its train / evaluate paths:
 * an error in a dataset's ``__getitem__`` ends the DataLoader's reader thread, so
   training waits forever (num_workers=0) or stops on a bare SystemError.
 
-``apply()`` installs one small monkeypatch per breakage.  A fix is installed
-only on Paddle >= 3 with PaddleSeg 2.8.x *and* when a cheap probe shows that
-PaddleSeg's own code still misbehaves, so on a fixed PaddleSeg or an old Paddle
-nothing is patched.  Patches are installed where PaddleSeg looks the names up
-(module attributes / class methods), the replaced callables are kept in
-``ORIGINALS`` and ``applied()`` lists the installed fixes.  Call ``apply()``
-before anything does ``from paddleseg... import <patched name>``.
+``apply()`` (run when ``paddleseg_liteseg`` is imported) installs one small monkeypatch per
+breakage, grouped below by the code it patches (PaddleSeg, then Paddle). Whether a fix is needed is
+decided from versions and from the statements of the function it replaces (read with ``inspect``
+and ``ast``; where no source is installed the versions alone decide): nothing is run, so an
+import cannot fail on a probe, and on a fixed PaddleSeg or another Paddle nothing is patched.
+Each install is exception-safe: one that raises warns once (``CompatWarning``) and leaves the
+code it patches as it was. ``PADDLESEG_LITESEG_NO_COMPAT=1`` in the environment installs nothing.
+The replaced callables are kept in ``ORIGINALS`` and ``applied()`` lists the installed fixes.
+Call ``apply()`` before anything does ``from paddleseg... import <patched name>``.
+
+Safe weights loading (``paddle.load`` through ``safe_load``) is installed on every version and
+whatever the environment says: it is a guard, not a fix.
+
+``atomic_saves()`` is the one scoped patch: ``paddle.save`` writes whole files or none, for the
+duration of a training run.
 """
+import ast
+import contextlib
 import importlib
 import inspect
-import threading
+import os
+import textwrap
 import traceback
 import warnings
+from collections import namedtuple
 
 import paddle
 import paddle.nn.functional as F
 
-__all__ = ['apply', 'applied', 'is_affected', 'ORIGINALS', 'FIXES']
+__all__ = ['apply', 'applied', 'is_affected', 'atomic_saves', 'ORIGINALS', 'FIXES', 'DISABLE_ENV',
+           'CompatWarning']
 
-ORIGINALS = {}  # 'module.attr' -> the PaddleSeg callable that was replaced
+DISABLE_ENV = 'PADDLESEG_LITESEG_NO_COMPAT'
+ORIGINALS = {}  # 'module.attr' -> the callable that was replaced
 _APPLIED = []
 _DONE = False
 _MARK = '__paddleseg_liteseg_compat__'
+_installing = []  # (owner, attr, old, key, key was new) of the install in progress, to undo if it fails
+
+
+class CompatWarning(RuntimeWarning):
+    """A fix could not be installed; the code it would patch is left unchanged."""
+
+
+Fix = namedtuple('Fix', 'why needed install')  # needed() decides without running the patched code
+
+
+def _paddle_major():
+    """Paddle's major version; a develop build ('0.0.0') counts as 3, the newest release line."""
+    head = paddle.__version__.split('.')[0]
+    return 3 if paddle.__version__.startswith('0.0.0') or not head.isdigit() else int(head)
 
 
 def is_affected():
     """True for the broken combination: Paddle >= 3 (or a develop build) with PaddleSeg 2.8.x."""
     import paddleseg
-    ver = paddle.__version__
-    major = int(ver.split('.')[0]) if ver.split('.')[0].isdigit() else 0
-    return (major >= 3 or ver.startswith('0.0.0')) and paddleseg.__version__.startswith('2.8.')
+    return _paddle_major() >= 3 and paddleseg.__version__.startswith('2.8.')
+
+
+def _runs(function, code):
+    """Whether ``function``'s source holds the statement or expression ``code`` (compared as
+    parsed code, so layout and comments do not matter). True where no source is installed:
+    the version guard alone then decides."""
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(function)))
+    except (OSError, TypeError, SyntaxError):
+        return True
+    wanted = ast.parse(code).body[0]
+    wanted = wanted.value if isinstance(wanted, ast.Expr) else wanted
+    text = ast.unparse(wanted)
+    return any(ast.unparse(node) == text for node in ast.walk(tree) if type(node) is type(wanted))
 
 
 def _patch(key, owner, attr, new):
@@ -52,25 +92,22 @@ def _patch(key, owner, attr, new):
     old = getattr(owner, attr)
     if getattr(old, _MARK, False):  # already patched (e.g. module imported twice)
         return
+    _installing.append((owner, attr, old, key, key not in ORIGINALS))
     ORIGINALS.setdefault(key, old)
     setattr(new, _MARK, True)
     setattr(owner, attr, new)
 
 
-def _fails(fn, exc=Exception):
-    try:
-        fn()
-    except exc:
-        return True
-    return False
+# =========================================================================== PaddleSeg
+def _paddleseg_fix_needed(function, code):
+    return is_affected() and _runs(function, code)
 
 
 # ---------------------------------------------------------------------------
 # metrics.calculate_area: paddle.concat of per-class 0-d sums fails -> every evaluation fails.
-def _probe_calculate_area():
+def _needs_calculate_area():
     from paddleseg.utils import metrics
-    return _fails(lambda: metrics.calculate_area(
-        paddle.zeros([1, 1, 2], 'int32'), paddle.zeros([1, 1, 2], 'int64'), 2))
+    return _paddleseg_fix_needed(metrics.calculate_area, 'pred_area = paddle.concat(pred_area)')
 
 
 def _fix_calculate_area():
@@ -98,13 +135,9 @@ def _fix_calculate_area():
 
 # ---------------------------------------------------------------------------
 # core.train: the log step does `l[0]` on `loss.numpy()`, an IndexError for 0-d losses.
-def _probe_train_loss_shape():
+def _needs_train_loss_shape():
     train_mod = importlib.import_module('paddleseg.core.train')
-    try:
-        uses_index = 'l[0]' in inspect.getsource(train_mod.train)
-    except (OSError, TypeError):  # no source available: trust the behaviour probe alone
-        uses_index = True
-    return uses_index and paddle.mean(paddle.ones([2])).ndim == 0
+    return _paddleseg_fix_needed(train_mod.train, 'avg_loss_list = [l[0] / log_iters for l in avg_loss_list]')
 
 
 def _fix_train_loss_shape():
@@ -121,10 +154,9 @@ def _fix_train_loss_shape():
 
 # ---------------------------------------------------------------------------
 # CrossEntropyLoss: `mask * coef` (float32 * int64) and `label * mask` raise TypeError.
-def _probe_ce():
-    from paddleseg.models.losses import CrossEntropyLoss
-    return _fails(lambda: CrossEntropyLoss()(paddle.zeros([1, 2, 1, 1]), paddle.zeros([1, 1, 1], 'int64')),
-                  TypeError)
+def _needs_ce():
+    from paddleseg.models.losses.cross_entropy_loss import CrossEntropyLoss
+    return _paddleseg_fix_needed(CrossEntropyLoss._post_process_loss, 'coef = paddle.ones_like(label)')
 
 
 def _fix_ce():
@@ -144,10 +176,10 @@ def _fix_ce():
         if semantic_weights is not None:
             loss = loss * semantic_weights
         if self.weight is not None:
-            _one_hot = F.one_hot(label * mask.astype(label.dtype), logit.shape[-1])  # was label * mask
+            _one_hot = F.one_hot(label * mask.astype(label.dtype), logit.shape[-1])  # was: times the float mask
             coef = paddle.sum(_one_hot * self.weight, axis=-1)
         else:
-            coef = paddle.ones_like(label, dtype=mask.dtype)  # was int64 ones_like(label)
+            coef = paddle.ones_like(label, dtype=mask.dtype)  # was: int64 ones
         if self.top_k_percent_pixels == 1.0:
             return paddle.mean(loss) / (paddle.mean(mask * coef) + self.EPS)
         loss, indices = paddle.topk(loss.reshape((-1, )), int(self.top_k_percent_pixels * loss.numel()))
@@ -162,10 +194,9 @@ def _fix_ce():
 # ---------------------------------------------------------------------------
 # OhemCrossEntropyLoss: `prob + (1 - valid_mask)` (float32 + int64) raises TypeError
 # whenever min_kept < number of valid pixels (i.e. in every real training batch).
-def _probe_ohem():
-    from paddleseg.models.losses import OhemCrossEntropyLoss
-    return _fails(lambda: OhemCrossEntropyLoss(min_kept=1)(paddle.zeros([1, 2, 1, 2]),
-                                                           paddle.zeros([1, 1, 2], 'int64')), TypeError)
+def _needs_ohem():
+    from paddleseg.models.losses.ohem_cross_entropy_loss import OhemCrossEntropyLoss
+    return _paddleseg_fix_needed(OhemCrossEntropyLoss.forward, 'prob = prob + (1 - valid_mask)')
 
 
 def _fix_ohem():
@@ -206,10 +237,11 @@ def _fix_ohem():
 
 # ---------------------------------------------------------------------------
 # RMILoss: float32 tensors multiplied by a bool mask raise TypeError.
-def _probe_rmi():
-    from paddleseg.models.losses import RMILoss
-    return _fails(lambda: RMILoss(num_classes=2)(paddle.zeros([1, 2, 8, 8]),
-                                                 paddle.zeros([1, 8, 8], 'int64')), TypeError)
+def _needs_rmi():
+    from paddleseg.models.losses.rmi_loss import RMILoss
+    return _paddleseg_fix_needed(RMILoss.forward_sigmoid,
+                                 'probs_4D = F.sigmoid(logits_4D) * paddle.unsqueeze(label_mask_3D, axis=1)'
+                                 ' + _CLIP_MIN')
 
 
 def _fix_rmi():
@@ -231,11 +263,9 @@ def _fix_rmi():
 # DiceLoss: `labels[labels == ignore] = 0` writes into the shared labels tensor; on Paddle 3
 # (astype without copy) CE saved that tensor for backward -> "modified by an inplace operation",
 # and any loss after Dice silently sees ignored pixels as class 0.
-def _probe_dice():
-    from paddleseg.models.losses import DiceLoss
-    labels = paddle.to_tensor([[[0, 255]]], dtype='int64')
-    DiceLoss()(paddle.zeros([1, 2, 1, 2]), labels)
-    return int(labels[0, 0, 1]) != 255
+def _needs_dice():
+    from paddleseg.models.losses.dice_loss import DiceLoss
+    return _paddleseg_fix_needed(DiceLoss.forward, 'labels[labels == self.ignore_index] = 0')
 
 
 def _fix_dice():
@@ -251,8 +281,10 @@ def _fix_dice():
 
 # ---------------------------------------------------------------------------
 # utils.set_device('mlu'): AttributeError, Paddle 3 removed paddle.is_compiled_with_mlu.
-def _probe_set_device():
-    return not hasattr(paddle, 'is_compiled_with_mlu')
+def _needs_set_device():
+    utils_mod = importlib.import_module('paddleseg.utils.utils')
+    return (not hasattr(paddle, 'is_compiled_with_mlu')
+            and _paddleseg_fix_needed(utils_mod.set_device, 'paddle.is_compiled_with_mlu()'))
 
 
 def _fix_set_device():
@@ -271,40 +303,57 @@ def _fix_set_device():
 
     _patch('paddleseg.utils.utils.set_device', utils_mod, 'set_device', set_device)
     # `from .utils import *` re-exports it; tools call paddleseg.utils.set_device.
-    setattr(importlib.import_module('paddleseg.utils'), 'set_device', set_device)
+    _patch('paddleseg.utils.set_device', importlib.import_module('paddleseg.utils'), 'set_device', set_device)
 
 
+# ---------------------------------------------------------------------------
+# utils.download_pretrained_model: offline, a backbone's `pretrained` URL fails with a long requests
+# traceback; raise the plugin's one-line DownloadError naming the URL instead.
+def _needs_download_error():
+    import paddleseg
+    return paddleseg.__version__.startswith('2.8.')
+
+
+def _fix_download_error():
+    from paddleseg.utils import utils
+
+    from .download import _download_error
+    original = utils.download_pretrained_model
+
+    def download_pretrained_model(url):
+        """PaddleSeg's download_pretrained_model, raising a DownloadError that names the URL."""
+        try:
+            return original(url)
+        except Exception as error:  # requests, tarfile and OS errors, depending on what failed
+            raise _download_error(url, type(error).__name__) from None
+
+    _patch('paddleseg.utils.utils.download_pretrained_model', utils, 'download_pretrained_model',
+           download_pretrained_model)
+
+
+# =========================================================================== Paddle
 # ---------------------------------------------------------------------------
 # DataLoader: an error in a dataset's __getitem__ ends Paddle's reader thread. With num_workers=0
 # the training loop then waits forever; with workers it gets a bare "Blocking queue is killed"
 # SystemError, and the error that names the sample is only printed by the dying thread.
-def _probe_loader_errors():
-    class Failing(paddle.io.Dataset):
-        def __len__(self):
-            return 1
+def _loader_iterator_classes():
+    from paddle.io.dataloader import dataloader_iter
+    return dataloader_iter._DataLoaderIterSingleProcess, dataloader_iter._DataLoaderIterMultiProcess
 
-        def __getitem__(self, index):
-            raise ValueError('probe')
 
-    hook, threading.excepthook = threading.excepthook, lambda args: None  # the probe's thread error
-    try:
-        iterator = iter(paddle.io.DataLoader(Failing(), batch_size=1))
-        iterator._thread.join()
-        waits_forever = not iterator._thread_done_event.is_set()  # __next__ was never told
-    finally:
-        threading.excepthook = hook
-    iterator._try_shutdown_all()
-    return waits_forever
+def _needs_loader_errors():
+    """Paddle 3.x, whose iterators have the private methods the fix wraps and calls."""
+    members = ('_thread_loop', '__next__', '_exit_thread_unexpectedly', '_try_shutdown_all')
+    return _paddle_major() == 3 and all(
+        hasattr(iterator_class, member) for iterator_class in _loader_iterator_classes() for member in members)
 
 
 def _fix_loader_errors():
-    from paddle.io.dataloader import dataloader_iter
-
+    single_process, multi_process = _loader_iterator_classes()
     # The reader thread's error is kept as (type, text), as Paddle passes worker errors: its
     # traceback holds the iterator, and an iterator freed by the garbage collector waits forever
     # for its workers. Re-raised worker errors already hold the worker's traceback as text.
-    for iterator_class, describe in ((dataloader_iter._DataLoaderIterSingleProcess, _traceback_text),
-                                     (dataloader_iter._DataLoaderIterMultiProcess, str)):
+    for iterator_class, describe in ((single_process, _traceback_text), (multi_process, str)):
         thread_loop, next_batch = iterator_class._thread_loop, iterator_class.__next__
 
         def _thread_loop(self, *args, _thread_loop=thread_loop, _describe=describe):
@@ -334,7 +383,7 @@ def _fix_loader_errors():
 
 def _traceback_text(error):
     return (f'DataLoader reader thread caught {type(error).__name__} with message:\n'
-            + ''.join(traceback.format_exception(error)))
+            + ''.join(traceback.format_exception(type(error), error, error.__traceback__)))
 
 
 def _rebuilt(error_type, message):
@@ -347,6 +396,10 @@ def _rebuilt(error_type, message):
 
 # ---------------------------------------------------------------------------
 # Warnings that are pure noise on Paddle 3 (only these two are silenced).
+def _needs_silence_noise():
+    return _paddle_major() >= 3
+
+
 def _silence_noise():
     # Paddle 3's BatchNorm warns on *every* training forward that it tracks running stats --
     # informational only, and exactly what PaddleSeg wants.
@@ -358,53 +411,101 @@ def _silence_noise():
                             category=DeprecationWarning, module=r'paddle\.base\.dygraph\.math_op_patch')
 
 
-# name -> (one-line reason, probe, install); probes run against PaddleSeg's unpatched code.
+# ---------------------------------------------------------------------------
+# paddle.save during training: PaddleSeg writes checkpoints in place, so a job killed mid-write
+# leaves a truncated file that resuming then fails on (scoped: see checkpoints.py).
+@contextlib.contextmanager
+def atomic_saves():
+    """Within the block, ``paddle.save(obj, path)`` writes ``path.partial`` and renames it to
+    ``path`` (atomic on POSIX): a file either exists whole or not at all."""
+    save = paddle.save
+
+    def atomic_save(obj, path, *args, **kwargs):
+        if not isinstance(path, (str, os.PathLike)):
+            return save(obj, path, *args, **kwargs)
+        partial = f"{path}.partial"
+        save(obj, partial, *args, **kwargs)
+        os.replace(partial, path)
+
+    paddle.save = atomic_save
+    try:
+        yield
+    finally:
+        paddle.save = save
+
+
+# name -> Fix(one-line reason, needed(), install()); needed() reads versions and PaddleSeg's unpatched code.
 FIXES = {
-    'metrics.calculate_area': ('concat of 0-d per-class areas fails; stack them', _probe_calculate_area,
-                               _fix_calculate_area),
-    'train.loss_computation': ("train logging does l[0] on 0-d losses; return shape-[1] losses",
-                               _probe_train_loss_shape, _fix_train_loss_shape),
-    'CrossEntropyLoss': ('float32*int64 TypeError in _post_process_loss; cast explicitly', _probe_ce,
-                         _fix_ce),
-    'OhemCrossEntropyLoss': ('float32+int64 TypeError in forward; cast explicitly', _probe_ohem, _fix_ohem),
-    'RMILoss': ('float32*bool TypeError in forward_sigmoid; cast mask', _probe_rmi, _fix_rmi),
-    'DiceLoss': ('in-place write into shared labels breaks backward of other losses; use a copy',
-                 _probe_dice, _fix_dice),
-    'utils.set_device': ('paddle.is_compiled_with_mlu removed; use custom-device check', _probe_set_device,
-                         _fix_set_device),
-    'DataLoader': ("a dataset error ends the reader thread: hangs (num_workers=0) or a bare SystemError; "
-                   "raise it in the loop", _probe_loader_errors, _fix_loader_errors),
-    'warnings': ('silence two Paddle 3 noise warnings (BatchNorm info, numpy scalar deprecation)',
-                 lambda: True, _silence_noise),
+    # PaddleSeg
+    'metrics.calculate_area': Fix('concat of 0-d per-class areas fails; stack them', _needs_calculate_area,
+                                  _fix_calculate_area),
+    'train.loss_computation': Fix("train logging does l[0] on 0-d losses; return shape-[1] losses",
+                                  _needs_train_loss_shape, _fix_train_loss_shape),
+    'CrossEntropyLoss': Fix('float32*int64 TypeError in _post_process_loss; cast explicitly', _needs_ce, _fix_ce),
+    'OhemCrossEntropyLoss': Fix('float32+int64 TypeError in forward; cast explicitly', _needs_ohem, _fix_ohem),
+    'RMILoss': Fix('float32*bool TypeError in forward_sigmoid; cast mask', _needs_rmi, _fix_rmi),
+    'DiceLoss': Fix('in-place write into shared labels breaks backward of other losses; use a copy',
+                    _needs_dice, _fix_dice),
+    'utils.set_device': Fix('paddle.is_compiled_with_mlu removed; use custom-device check', _needs_set_device,
+                            _fix_set_device),
+    'utils.download_pretrained_model': Fix('offline downloads fail with a long traceback; raise DownloadError',
+                                           _needs_download_error, _fix_download_error),
+    # Paddle
+    'DataLoader': Fix("a dataset error ends the reader thread: hangs (num_workers=0) or a bare SystemError; "
+                      "raise it in the loop", _needs_loader_errors, _fix_loader_errors),
+    'warnings': Fix('silence two Paddle 3 noise warnings (BatchNorm info, numpy scalar deprecation)',
+                    _needs_silence_noise, _silence_noise),
 }
 
 
+def _install(name, fix):
+    """Install one fix if needed; True when installed. A fix that raises is undone and warned about."""
+    _installing.clear()
+    try:
+        if not fix.needed():
+            return False
+        fix.install()
+        return True
+    except Exception as error:
+        for owner, attr, old, key, added in reversed(_installing):
+            setattr(owner, attr, old)
+            if added:
+                del ORIGINALS[key]
+        warnings.warn(f"paddleseg_liteseg: the compat fix {name!r} ({fix.why}) could not be installed "
+                      f"({type(error).__name__}: {error}); the code it patches is left unchanged",
+                      CompatWarning, stacklevel=2)
+        return False
+    finally:
+        _installing.clear()
+
+
 def apply():
-    """Install every needed fix once; returns the names of the installed fixes."""
+    """Install safe weights loading and every needed fix once (no fixes where PADDLESEG_LITESEG_NO_COMPAT
+    is set to a value other than 0); returns the names of the installed fixes."""
     global _DONE
     if _DONE:
         return applied()
     _DONE = True
-    _secure_weights_loading()
-    if not is_affected():
+    _install('safe weights loading', SAFE_WEIGHTS_LOADING)  # on every version, whatever the environment
+    if os.environ.get(DISABLE_ENV, '0') not in ('', '0'):
         return applied()
-    for name, (_why, probe, install) in FIXES.items():
-        if probe():
-            install()
+    for name, fix in FIXES.items():
+        if _install(name, fix):
             _APPLIED.append(name)
     return applied()
 
 
 def applied():
-    """Names of the fixes installed by apply() (see FIXES[name][0] for the reason)."""
+    """Names of the fixes installed by apply() (see FIXES[name].why for the reason)."""
     return list(_APPLIED)
 
 
 # ---------------------------------------------------------------------------
-# Weights loading (not a Paddle 3 fix: installed on every version). paddle.load unpickles any
-# object, so a shared .pdparams could run code in PaddleSeg's load_pretrained_model, load_entire_model
-# and resume (--resume_model). Every paddle.load goes through safe_load, and the weights references
-# PaddleSeg's loader gets (official names, URLs) are resolved through the plugin's verified cache.
+# Weights loading: not a Paddle 3 fix, so installed on every version and not turned off by
+# PADDLESEG_LITESEG_NO_COMPAT. paddle.load unpickles any object, so a shared .pdparams could run code
+# in PaddleSeg's load_pretrained_model, load_entire_model and resume (--resume_model). Every
+# paddle.load goes through safe_load, and the weights references PaddleSeg's loader gets (official
+# names, URLs) are resolved through the plugin's verified cache.
 def _secure_weights_loading():
     from paddleseg.utils import utils
 
@@ -420,3 +521,7 @@ def _secure_weights_loading():
 
     _patch('paddleseg.utils.utils.load_pretrained_model', utils, 'load_pretrained_model',
            load_pretrained_model)
+
+
+SAFE_WEIGHTS_LOADING = Fix('paddle.load runs code a checkpoint carries; refuse all but tensors and containers',
+                           lambda: True, _secure_weights_loading)

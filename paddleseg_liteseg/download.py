@@ -7,7 +7,7 @@ ImageNet backbones) are extracted next to them, refusing members that would land
 Offline, the error names the URL and the exact cache path to put the file at.
 
 PaddleSeg's own downloads (a backbone's ``pretrained`` URL) fail with a long requests traceback;
-``guard_paddleseg_downloads`` turns that into the same one-line ``DownloadError``.
+``compat`` turns that into the same one-line ``DownloadError``.
 """
 import contextlib
 import fcntl
@@ -173,24 +173,6 @@ def _locked(path):
     with open(path, "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         yield
-
-
-def guard_paddleseg_downloads():
-    """Make PaddleSeg's ``download_pretrained_model`` raise a ``DownloadError`` naming the URL."""
-    from paddleseg.utils import utils
-
-    original = utils.download_pretrained_model
-    if getattr(original, "raises_download_error", False):
-        return
-
-    def download_pretrained_model(url):
-        try:
-            return original(url)
-        except Exception as error:  # requests, tarfile and OS errors, depending on what failed
-            raise _download_error(url, type(error).__name__) from None
-
-    download_pretrained_model.raises_download_error = True
-    utils.download_pretrained_model = download_pretrained_model
 
 
 def _download_error(url, reason, target=None):

@@ -1,17 +1,13 @@
 """Shared fixtures."""
-import subprocess
-import sys
 from types import SimpleNamespace
 
 import paddle
 import pytest
 
 import paddleseg_liteseg  # noqa: F401  (registers the plugin, applies the Paddle 3 fixes)
-from paddleseg_liteseg.datasets.toy import make_toy_dataset
+from recipe_cache import cached_directory
 from reference_models import build_official
-from toy_training import toy_config, write_config
-
-TOY_TRAINED_ITERS = 200
+from toy_training import toy_config, toy_trained_recipe, train_toy, write_config
 
 
 @pytest.fixture(scope="session")
@@ -27,14 +23,11 @@ def official_t_checkpoint(tmp_path_factory):
 def toy_trained(tmp_path_factory):
     """PP-LiteSeg-T trained by ``paddleseg train`` with the shipped toy config, for the learning test
     to score and the deployment tests to compare runtimes on (a random model's argmax is chaotic:
-    tiny float differences flip many pixels). SimpleNamespace(root, config, checkpoint)."""
-    root = tmp_path_factory.mktemp("toy_trained")
-    make_toy_dataset(str(root), num_train=80, num_val=20, seed=1)
-    config = write_config(root / "toy.yml", toy_config(root))
-    save_dir = root / "train"
-    subprocess.run([sys.executable, "-m", "paddleseg_liteseg", "train", "--config", config, "--device", "cpu",
-                    "--save_dir", str(save_dir), "--iters", str(TOY_TRAINED_ITERS), "--seed", "0",
-                    "--save_interval", str(TOY_TRAINED_ITERS), "--log_iters", "50"],
-                   check=True, capture_output=True)
-    return SimpleNamespace(root=root, config=config,
-                           checkpoint=str(save_dir / f"iter_{TOY_TRAINED_ITERS}" / "model.pdparams"))
+    tiny float differences flip many pixels); trained once per recipe and cached across runs
+    (tests/recipe_cache.py). SimpleNamespace(root, config, checkpoint): ``root`` holds the dataset
+    and is shared, so read-only."""
+    scratch = tmp_path_factory.mktemp("toy_trained")
+    root = cached_directory("toy_trained", toy_trained_recipe(), lambda directory: train_toy(directory, scratch),
+                            scratch)
+    return SimpleNamespace(root=root, config=write_config(scratch / "toy.yml", toy_config(root)),
+                           checkpoint=str(root / "model.pdparams"))

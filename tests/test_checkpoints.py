@@ -3,7 +3,8 @@ import os
 import paddle
 import pytest
 
-from paddleseg_liteseg.checkpoints import atomic_saves, latest_checkpoint, resolve_resume
+from paddleseg_liteseg.checkpoints import latest_checkpoint, resolve_resume
+from paddleseg_liteseg.compat import atomic_saves
 from paddleseg_liteseg.errors import UserError
 
 

@@ -1,10 +1,18 @@
 """paddleseg_liteseg.compat: each PaddleSeg 2.8 breakage on Paddle 3 is real and fixed.
 
 Every fix test first calls the saved original (``compat.ORIGINALS``) and shows it fails on this
-Paddle, then checks the patched code against numpy or a hand-computed example.
+Paddle, then checks the patched code against numpy or a hand-computed example. Importing the
+plugin only reads versions and source to decide, installs each fix exception-safely, and installs
+none under ``PADDLESEG_LITESEG_NO_COMPAT=1``.
 """
 import importlib
+import json
 import os
+import socket
+import subprocess
+import sys
+import threading
+import types
 import warnings
 
 import cv2
@@ -31,7 +39,13 @@ def _needs(name=None):
     if not compat.is_affected():
         pytest.skip('paddle %s / paddleseg %s needs no compat fixes'
                     % (paddle.__version__, paddleseg.__version__))
-    assert name is None or name in compat.applied(), '%s: its probe found PaddleSeg working here' % name
+    assert name is None or name in compat.applied(), '%s: its check found PaddleSeg working here' % name
+
+
+def _python(code, **env):
+    """Run ``code`` in a fresh interpreter (with ``env`` added to the environment); its result."""
+    return subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
+                          env={**os.environ, **env})
 
 
 def _logit(shape, seed=0):
@@ -55,15 +69,15 @@ def _np_log_softmax(logit):
 def test_apply_is_idempotent_and_installs_every_fix_here():
     _needs()
     assert compat.applied() == ['metrics.calculate_area', 'train.loss_computation', 'CrossEntropyLoss',
-                                'OhemCrossEntropyLoss', 'RMILoss', 'DiceLoss', 'utils.set_device', 'DataLoader',
-                                'warnings']
+                                'OhemCrossEntropyLoss', 'RMILoss', 'DiceLoss', 'utils.set_device',
+                                'utils.download_pretrained_model', 'DataLoader', 'warnings']
     assert list(compat.FIXES) == compat.applied()
     metrics = importlib.import_module('paddleseg.utils.metrics')
     before = (metrics.calculate_area, L.CrossEntropyLoss._post_process_loss, dict(ORIG))
     assert compat.apply() == compat.applied()
     compat._fix_ce()  # even a direct re-install does not wrap twice
     assert (metrics.calculate_area, L.CrossEntropyLoss._post_process_loss, dict(ORIG)) == before
-    assert len(ORIG) == 13 and metrics.calculate_area is not ORIG['paddleseg.utils.metrics.calculate_area']
+    assert len(ORIG) == 15 and metrics.calculate_area is not ORIG['paddleseg.utils.metrics.calculate_area']
 
 
 def test_version_guard(monkeypatch):
@@ -75,11 +89,134 @@ def test_version_guard(monkeypatch):
     assert not compat.is_affected()
 
 
-def test_behaviour_probes_see_no_breakage_once_fixed():
-    """The probes detect exactly the broken behaviour: on fixed code they would patch nothing."""
-    for probe in (compat._probe_calculate_area, compat._probe_ce, compat._probe_ohem,
-                  compat._probe_rmi, compat._probe_dice, compat._probe_loader_errors):
-        assert probe() is False, probe.__name__
+@pytest.mark.parametrize('version, needed', [('2.6.2', False), ('3.0.0', True), ('3.3.1', True),
+                                             ('0.0.0', True), ('4.0.0', False)])
+def test_the_paddle_fix_is_guarded_by_paddles_version(monkeypatch, version, needed):
+    monkeypatch.setattr(paddle, '__version__', version)
+    assert compat.FIXES['DataLoader'].needed() is needed
+
+
+def _owner(key):
+    """The module or class holding ORIGINALS[key], and the attribute's name."""
+    *path, attr = key.split('.')
+    for split in range(len(path), 0, -1):
+        try:
+            owner = importlib.import_module('.'.join(path[:split]))
+        except ImportError:
+            continue
+        for name in path[split:]:
+            owner = getattr(owner, name)
+        return owner, attr
+    raise LookupError(key)
+
+
+# fix -> the ORIGINALS key of the PaddleSeg function whose statements show the breakage
+READS_THE_SOURCE = {'metrics.calculate_area': 'paddleseg.utils.metrics.calculate_area',
+                    'CrossEntropyLoss': 'paddleseg.models.losses.CrossEntropyLoss._post_process_loss',
+                    'OhemCrossEntropyLoss': 'paddleseg.models.losses.OhemCrossEntropyLoss.forward',
+                    'RMILoss': 'paddleseg.models.losses.RMILoss.forward_sigmoid',
+                    'DiceLoss': 'paddleseg.models.losses.DiceLoss.forward',
+                    'utils.set_device': 'paddleseg.utils.utils.set_device'}
+
+
+@pytest.mark.parametrize('name, key', READS_THE_SOURCE.items())
+def test_a_fix_is_needed_exactly_where_the_code_holds_the_broken_statement(monkeypatch, name, key):
+    _needs(name)
+    needed = compat.FIXES[name].needed
+    assert not needed()  # the installed replacement no longer holds it
+    owner, attr = _owner(key)
+    monkeypatch.setattr(owner, attr, ORIG[key])
+    assert needed()
+
+
+def test_without_source_the_versions_decide(monkeypatch):
+    def no_source(function):
+        raise OSError('could not get source code')
+
+    monkeypatch.setattr(compat.inspect, 'getsource', no_source)
+    assert compat.FIXES['CrossEntropyLoss'].needed()
+    monkeypatch.setattr(paddle, '__version__', '2.6.2')
+    assert not compat.FIXES['CrossEntropyLoss'].needed()
+
+
+def test_a_failing_install_warns_once_and_leaves_the_code_unchanged():
+    owner = types.SimpleNamespace(first=lambda: 'first', second=lambda: 'second')
+    before = dict(vars(owner))
+
+    def install():
+        compat._patch('test.first', owner, 'first', lambda: 'patched')
+        compat._patch('test.second', owner, 'second', lambda: 'patched')
+        raise RuntimeError('the patched module changed')
+
+    with pytest.warns(compat.CompatWarning) as record:
+        assert compat._install('test', compat.Fix('a test fix', lambda: True, install)) is False
+    assert len(record) == 1
+    assert str(record[0].message) == ("paddleseg_liteseg: the compat fix 'test' (a test fix) could not be "
+                                      "installed (RuntimeError: the patched module changed); the code it "
+                                      "patches is left unchanged")
+    assert vars(owner) == before and not any(key.startswith('test.') for key in ORIG)
+
+
+def test_a_failing_check_warns_and_installs_nothing():
+    def check():
+        raise AttributeError('no such function')
+
+    with pytest.warns(compat.CompatWarning, match="'test'.*AttributeError: no such function"):
+        assert compat._install('test', compat.Fix('a test fix', check, lambda: None)) is False
+
+
+def test_the_import_survives_a_fix_that_cannot_be_installed():
+    _needs()
+    result = _python("import warnings; warnings.simplefilter('always'); "
+                     "from paddleseg.models.losses import rmi_loss; del rmi_loss._CLIP_MIN; "
+                     "original = rmi_loss.RMILoss.forward_sigmoid; "
+                     "import json, paddleseg_liteseg; from paddleseg_liteseg import compat; "
+                     "print(json.dumps([rmi_loss.RMILoss.forward_sigmoid is original, compat.applied()]))")
+    assert result.returncode == 0, result.stderr
+    unchanged, installed = json.loads(result.stdout.strip().splitlines()[-1])
+    assert unchanged is True
+    assert installed == [name for name in compat.applied() if name != 'RMILoss']
+    assert result.stderr.count('CompatWarning') == 1
+    assert "the compat fix 'RMILoss'" in result.stderr and '_CLIP_MIN' in result.stderr
+
+
+def test_the_environment_variable_turns_the_fixes_off_but_not_safe_loading():
+    _needs()
+    result = _python("import paddleseg_liteseg; from paddleseg_liteseg import compat; "
+                     "from paddleseg.utils import metrics; "
+                     "print(compat.applied(), sorted(compat.ORIGINALS), metrics.calculate_area.__module__)",
+                     **{compat.DISABLE_ENV: '1'})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == (
+        "[] ['paddle.load', 'paddleseg.utils.utils.load_pretrained_model'] paddleseg.utils.metrics")
+
+
+# The plugin's import watched from inside: every Python function it calls, and every thread started.
+WATCH_THE_IMPORT = """
+import json, sys, threading
+import paddle, paddleseg.core, paddleseg.models  # what the plugin builds on: their import is theirs
+from paddleseg.utils import metrics
+watched = {paddle.nn.Layer.__call__.__code__: 'a layer or loss forward',
+           paddle.io.DataLoader.__init__.__code__: 'a DataLoader',
+           metrics.calculate_area.__code__: 'calculate_area'}
+seen, threads = set(), []
+start = threading.Thread.start
+threading.Thread.start = lambda thread: (threads.append(thread.name), start(thread))[1]
+sys.setprofile(lambda frame, event, arg: event == 'call' and seen.add(frame.f_code))
+import paddleseg_liteseg
+sys.setprofile(None)
+print(json.dumps({'ran': sorted({what for code, what in watched.items() if code in seen}),
+                  'forwards': sorted({code.co_filename for code in seen if code.co_name == 'forward'}),
+                  'threads': threads, 'calls': len(seen)}))
+"""
+
+
+def test_the_import_runs_no_probe():
+    result = _python(WATCH_THE_IMPORT)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report['calls'] > 100  # the watch saw the import's own work
+    assert report['ran'] == [] and report['forwards'] == [] and report['threads'] == []
 
 
 # --------------------------------------------------------------------------- metrics
@@ -264,6 +401,23 @@ def test_set_device_mlu_falls_back_to_cpu():
         paddle.set_device(device)
 
 
+def test_an_offline_paddleseg_download_raises_one_line_naming_the_url():
+    _needs('utils.download_pretrained_model')
+    from paddleseg.utils import utils
+
+    from paddleseg_liteseg.download import DownloadError
+    port = socket.socket()
+    port.bind(('127.0.0.1', 0))
+    url = 'http://127.0.0.1:%d/PP_STDCNet1.tar.gz' % port.getsockname()[1]
+    port.close()  # nothing listens there: connections are refused
+    with pytest.raises(Exception) as error:
+        ORIG['paddleseg.utils.utils.download_pretrained_model'](url)
+    assert not isinstance(error.value, DownloadError)  # requests' ConnectionError, with its long traceback
+    with pytest.raises(DownloadError, match=r'Could not download %s: ConnectionError\. If this machine is '
+                                            r'offline' % url):
+        utils.download_pretrained_model(url)
+
+
 def test_only_noise_warnings_are_silenced():
     _needs('warnings')
     bn = paddle.nn.BatchNorm2D(2)
@@ -299,6 +453,26 @@ class _FailingSample(paddle.io.Dataset):
         return np.float32([index])
 
 
+def _loop_waits_forever_on_a_reader_error():
+    """Whether a DataLoader's reader thread dies of a dataset error without telling ``__next__``."""
+    class Failing(paddle.io.Dataset):
+        def __len__(self):
+            return 1
+
+        def __getitem__(self, index):
+            raise ValueError('probe')
+
+    hook, threading.excepthook = threading.excepthook, lambda args: None  # the dying thread's report
+    try:
+        iterator = iter(paddle.io.DataLoader(Failing(), batch_size=1))
+        iterator._thread.join()
+        waits_forever = not iterator._thread_done_event.is_set()  # __next__ was never told
+    finally:
+        threading.excepthook = hook
+    iterator._try_shutdown_all()
+    return waits_forever
+
+
 def test_the_unfixed_reader_thread_dies_without_telling_the_loop():
     _needs('DataLoader')
     from paddle.io.dataloader import dataloader_iter
@@ -306,10 +480,10 @@ def test_the_unfixed_reader_thread_dies_without_telling_the_loop():
     dataloader_iter._DataLoaderIterSingleProcess._thread_loop = ORIG[
         'paddle.io.dataloader.dataloader_iter._DataLoaderIterSingleProcess._thread_loop']
     try:
-        assert compat._probe_loader_errors()  # with Paddle's own thread, __next__ would wait forever
+        assert _loop_waits_forever_on_a_reader_error()  # with Paddle's own thread, __next__ would wait forever
     finally:
         dataloader_iter._DataLoaderIterSingleProcess._thread_loop = patched
-    assert not compat._probe_loader_errors()
+    assert not _loop_waits_forever_on_a_reader_error()
 
 
 @pytest.mark.parametrize('num_workers', [0, 2])

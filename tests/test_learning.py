@@ -5,9 +5,8 @@ from paddleseg.cvlibs import Config, SegBuilder
 
 from paddleseg_liteseg.models.weights import load_pretrained
 
-# Measured here: 0.52 mIoU on the toy_trained fixture's val set after its 200 iterations (the
-# quick start reached 0.46 on its own, larger val set), against 0.15 for predicting the majority
-# class everywhere. Required: twice that.
+# Required: twice the mIoU of predicting the majority class everywhere, which a model that has not
+# learned to tell the classes apart cannot reach (tests/conftest.py trains it).
 BASELINE_FACTOR = 2.0
 
 

@@ -48,8 +48,9 @@ def _train(args):
     from paddleseg.core import train
     from paddleseg.utils import logger, utils
 
-    from ..checkpoints import atomic_saves, resolve_resume
+    from ..checkpoints import resolve_resume
     from ..checks import check_dataset, wrap_dataset
+    from ..compat import atomic_saves
     from ..errors import DatasetError
 
     sections = ("train_dataset", "val_dataset") if args.do_eval else ("train_dataset",)
