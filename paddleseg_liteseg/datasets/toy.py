@@ -15,6 +15,8 @@ import shutil
 import cv2
 import numpy as np
 
+from .class_info import CLASS_NAMES_FILE
+
 CLASS_NAMES = ("background", "box", "disc", "triangle", "star", "ring")
 PALETTE = ((90, 90, 90), (220, 40, 40), (40, 200, 60), (50, 80, 230), (230, 200, 30), (200, 50, 200))
 IGNORE_INDEX = 255
@@ -120,7 +122,8 @@ def render_sample(rng, size, num_classes):
 
 
 def make_toy_dataset(root, num_train=200, num_val=40, size=(256, 128), num_classes=5, seed=0):
-    """Write the toy dataset under ``root`` and return its metadata (also saved as ``toy_dataset.json``).
+    """Write the toy dataset under ``root`` and return its metadata (also saved as ``toy_dataset.json``,
+    the class names as ``class_names.txt``).
 
     Layout: ``leftImg8bit/{train,val}/toyville/*_leftImg8bit.png`` and
     ``gtFine/{train,val}/toyville/*_gtFine_labelTrainIds.png``, with ``train.txt``/``val.txt`` for
@@ -164,6 +167,8 @@ def make_toy_dataset(root, num_train=200, num_val=40, size=(256, 128), num_class
     with open(os.path.join(root, METADATA_FILE), "w") as f:
         json.dump(metadata, f, indent=2, sort_keys=True)
         f.write("\n")
+    with open(os.path.join(root, CLASS_NAMES_FILE), "w") as f:  # names for evaluation reports
+        f.writelines(f"{name}\n" for name in metadata["class_names"])
     return metadata
 
 

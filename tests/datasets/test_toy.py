@@ -1,6 +1,7 @@
 """The toy dataset: deterministic bytes, Cityscapes layout and lists, valid labels, loadable by PaddleSeg."""
 import json
 import os
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -10,6 +11,7 @@ from PIL import Image
 from paddleseg.datasets import Cityscapes, Dataset
 from paddleseg.transforms import Normalize
 from paddleseg_liteseg.datasets import toy
+from paddleseg_liteseg.datasets.class_info import class_names
 
 SMALL = dict(num_train=6, num_val=3, size=(96, 48))
 
@@ -65,6 +67,7 @@ def test_writes_cityscapes_layout_lists_and_metadata(toy_root):
         "num_classes": 5, "class_names": ["background", "box", "disc", "triangle", "star"],
         "palette": [list(c) for c in toy.PALETTE[:5]], "ignore_index": 255, "size": [96, 48],
         "num_train": 6, "num_val": 3, "seed": 0}
+    assert class_names(SimpleNamespace(dataset_root=toy_root)) == metadata["class_names"]
 
 
 def test_images_are_rgb_and_labels_hold_classes_and_ignore(toy_root):
