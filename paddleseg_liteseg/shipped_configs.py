@@ -54,7 +54,8 @@ def resolve_config(config):
     shipped = shipped_configs()
     if stem in shipped:
         return shipped[stem]
-    suggestions = difflib.get_close_matches(stem, shipped, n=3, cutoff=0.5)
+    suggestions = ([name for name in sorted(shipped) if name.startswith(stem)]
+                   or difflib.get_close_matches(stem, shipped, n=3, cutoff=0.5))[:3]
     hint = f"; did you mean {' or '.join(repr(name) for name in suggestions)}?" if suggestions else ""
     raise ConfigError(f"{config}: no such file, and no shipped config has this name{hint} "
                       "(`paddleseg configs` lists them)")

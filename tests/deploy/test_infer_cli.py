@@ -5,8 +5,8 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from paddleseg_liteseg import Predictor
 from paddleseg_liteseg.cli import main
-from paddleseg_liteseg.deploy import Segmenter
 
 
 def test_folder_writes_label_pngs_and_overlays(exported, toy_model, tmp_path, trained_model, helpers, val_images):
@@ -39,7 +39,7 @@ def test_video_writes_an_overlay_video_and_prints_fps(exported, tmp_path, val_im
     capture.release()
 
 
-def test_segmenter_maps_labels_back_through_a_resize(exported, tmp_path, val_images):
+def test_predictor_maps_labels_back_through_a_resize(exported, tmp_path, val_images):
     """deploy.yaml transforms that resize: labels come back at the image's own size."""
     deploy_file = os.path.join(exported, "deploy.yaml")
     resized = tmp_path / "resized"
@@ -50,7 +50,7 @@ def test_segmenter_maps_labels_back_through_a_resize(exported, tmp_path, val_ima
     text = open(deploy_file).read().replace("- type: Normalize",
                                             "- type: Resize\n    target_size: [128, 64]\n  - type: Normalize")
     (resized / "deploy.yaml").write_text(text)
-    labels = Segmenter(str(resized), backend="paddle")(val_images[:2])
+    labels = Predictor(str(resized), backend="paddle").predict(val_images[:2])
     assert [label.shape for label in labels] == [image.shape[:2] for image in val_images[:2]]
 
 
