@@ -155,7 +155,7 @@ def calibration_set(config, builder, transforms, calib_images=None, count=32):
             paths = [pair[0] for pair in builder.train_dataset.file_list]
         except Exception as error:  # PaddleSeg raises many types for a missing or malformed dataset
             raise ConfigError(f"{config_label(config)}: train_dataset gives no calibration images "
-                              f"({error}); name calibration images instead") from None
+                              f"({error}); pass calib_images") from None
     return calibration_images(paths, transforms, count)
 
 

@@ -7,9 +7,9 @@ from ..errors import UserError
 
 @contextlib.contextmanager
 def in_flag_terms(values=None, names=None):
-    """Re-word a library ``UserError`` raised inside: a message about a value a flag gave
-    ("x: no such file") names the flag ("--image_path x: no such file"), and a library argument
-    named in it becomes its flag.
+    """Re-word a library ``UserError`` raised inside: a message that starts with a value a flag gave
+    ("x: no such file", "x/deploy.yaml ...") names the flag ("--image_path x: no such file"), and a
+    library argument named in it becomes its flag.
 
     Args:
         values (dict): {flag: the value it gave}.
@@ -20,7 +20,7 @@ def in_flag_terms(values=None, names=None):
     except UserError as error:
         message = str(error)
         for flag, value in (values or {}).items():
-            if value is not None and message.startswith(str(value)):
+            if value is not None and re.match(re.escape(str(value)) + r"[:/ ]", message):
                 message = f"{flag} {message}"
                 break
         for name, flag in (names or {}).items():
