@@ -8,6 +8,7 @@ loader (either checkpoint layout). ``Predictor`` (predictor.py) segments images.
 import contextlib
 import os
 import tempfile
+import weakref
 
 import yaml
 
@@ -16,6 +17,7 @@ from .shipped_configs import resolve_config
 
 BASE_KEY = "_base_"
 DEFAULT_TRANSFORMS = [{"type": "Normalize"}]  # PaddleSeg's default preprocessing (a model without a config)
+_BUILT_FROM = weakref.WeakKeyDictionary()  # model -> the Config build_model built it from
 
 
 def default_device():
@@ -58,6 +60,9 @@ def load(config, sections=(), opts=None, num_classes=None, **overrides):
 def build_model(config, num_classes=None, weights=None, opts=None):
     """The model ``config`` names (``LiteSeg`` for the shipped configs), with ``weights`` loaded.
 
+    ``Predictor`` and ``export`` given this model preprocess as the config's val_dataset does and
+    colour by its dataset, as when given the config itself.
+
     Args:
         config (str | dict): A config file, a shipped config's name, or a dict (see ``load``).
         num_classes (int, optional): Classes to predict (default: the config's).
@@ -65,8 +70,16 @@ def build_model(config, num_classes=None, weights=None, opts=None):
             PP-LiteSeg layout; loaded all or nothing, except classifiers of another num_classes.
         opts (dict, optional): Dotted keys to values, e.g. {"model.backbone.pretrained": None}.
     """
-    _, builder = load(config, opts=opts, num_classes=num_classes)
-    return with_weights(builder.model, weights)
+    loaded, builder = load(config, opts=opts, num_classes=num_classes)
+    model = with_weights(builder.model, weights)
+    _BUILT_FROM[model] = loaded
+    return model
+
+
+def config_of(model):
+    """The Config ``build_model`` built ``model`` from (``Predictor`` and ``export`` then use its
+    val transforms and classes), or None for a model made otherwise."""
+    return _BUILT_FROM.get(model)
 
 
 def with_weights(model, weights=None):
@@ -96,9 +109,10 @@ def export(model_or_config, save_dir, weights=None, onnx=False, int8=False, inpu
     """Write an inference model to ``save_dir``, as ``paddleseg export`` does.
 
     Args:
-        model_or_config: An ``nn.Layer`` (preprocessed by PaddleSeg's default Normalize), or a
-            config (file, shipped name or dict; its val_dataset transforms become the deployed
-            preprocessing and its dataset's class names and colours go into deploy.yaml).
+        model_or_config: A config (file, shipped name or dict; its val_dataset transforms become
+            the deployed preprocessing and its dataset's class names and colours go into
+            deploy.yaml) or a model (``build_model``'s: as its config; any other: PaddleSeg's
+            default Normalize).
         save_dir (str): Output directory: model.json, model.pdiparams, deploy.yaml (+ ONNX).
         weights (str, optional): A checkpoint to export (either layout).
         onnx (bool): Also write model.onnx (needs the ``onnx`` extra).
@@ -117,23 +131,23 @@ def export(model_or_config, save_dir, weights=None, onnx=False, int8=False, inpu
     from .deploy.export import ONNX_INT8_KEY, export as export_inference_model, write_deploy_yaml
     from .deploy.quantize import INT8_FILE, quantize_onnx
 
-    if isinstance(model_or_config, paddle.nn.Layer):
-        config = builder = None
-        model, transforms, classes = with_weights(model_or_config, weights), DEFAULT_TRANSFORMS, None
-    else:
-        config, builder = load(model_or_config, opts=opts)
+    is_model = isinstance(model_or_config, paddle.nn.Layer)
+    config = config_of(model_or_config) if is_model else model_or_config
+    transforms, classes, builder = DEFAULT_TRANSFORMS, None, None
+    if config is not None:
+        config, builder = load(config, opts=opts)
         transforms = config.val_dataset_cfg.get("transforms")
         if transforms is None:
             raise ConfigError(f"{config_label(model_or_config)}: val_dataset.transforms is needed; it "
                               "becomes the deployed preprocessing")
-        model, classes = with_weights(builder.model, weights), class_source(config, builder)
+        classes = class_source(config, builder)
+    model = with_weights(model_or_config if is_model else builder.model, weights)
     deploy = export_inference_model(model, save_dir, transforms, input_shape=input_shape,
                                     output_op=output_op, onnx=onnx or int8,
                                     palette=palette(classes) if classes else None,
                                     class_names=class_names(classes) if classes else None)
     if int8:
-        images = calibration_set(model_or_config if config else None, builder, transforms,
-                                 calib_images, calib_num)
+        images = calibration_set(model_or_config, builder, transforms, calib_images, calib_num)
         quantize_onnx(os.path.join(save_dir, deploy["onnx"]), os.path.join(save_dir, INT8_FILE), images)
         deploy[ONNX_INT8_KEY] = INT8_FILE
         write_deploy_yaml(save_dir, deploy)
@@ -141,8 +155,9 @@ def export(model_or_config, save_dir, weights=None, onnx=False, int8=False, inpu
 
 
 def calibration_set(config, builder, transforms, calib_images=None, count=32):
-    """``count`` images from ``calib_images`` (an image, folder or file list) or else the config's
-    train_dataset, preprocessed by ``transforms`` (config entries) for int8 calibration."""
+    """``count`` images from ``calib_images`` (an image, folder or file list) or else the
+    train_dataset of ``config`` (its ``builder``; None for a model without one), preprocessed by
+    ``transforms`` (config entries) for int8 calibration."""
     from .deploy.quantize import calibration_images
     from .image_files import list_images
 
@@ -160,13 +175,14 @@ def calibration_set(config, builder, transforms, calib_images=None, count=32):
 
 
 def config_label(config):
-    """How messages name a config: its file, or "config" for a dict."""
-    return "config" if isinstance(config, dict) else resolve_config(config)
+    """How messages name a config: its file, or "config" for a dict or a loaded Config."""
+    return resolve_config(config) if isinstance(config, (str, os.PathLike)) else "config"
 
 
 @contextlib.contextmanager
 def _config_file(config):
-    """The file of a config path or name, or a dict written to a temporary file."""
+    """The file of a config path or name, or a dict written to a temporary file (which errors then
+    call "config")."""
     if not isinstance(config, dict):
         yield resolve_config(config)
         return
@@ -178,7 +194,11 @@ def _config_file(config):
         path = os.path.join(folder, "config.yml")
         with open(path, "w") as file:
             yaml.safe_dump(dic, file, sort_keys=False)
-        yield path
+        try:
+            yield path
+        except ConfigError as error:  # name the dict the caller gave, not the temporary file
+            error.args = (str(error).replace(path, config_label(config)),)
+            raise
 
 
 def _opts_list(opts):

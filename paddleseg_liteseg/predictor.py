@@ -26,8 +26,9 @@ class Predictor:
     """Segments images with an exported model, a config's model or a model.
 
     Args:
-        model: A directory written by ``paddleseg export``; a config (file, shipped config name or
-            dict, see ``api.load``); or an ``nn.Layer``.
+        model: A directory written by ``paddleseg export``; a config (file, shipped config name,
+            dict or loaded PaddleSeg ``Config``, see ``api.load``); or an ``nn.Layer`` (one from
+            ``build_model`` runs as its config says; any other gets PaddleSeg's Normalize).
         weights (str, optional): A checkpoint for a config's model or a model (either layout).
         backend (str, optional): For an exported model: "auto" (default), "paddle",
             "onnxruntime" or "openvino". Other models run in dygraph.
@@ -136,7 +137,8 @@ def _labels(output, trans_info):
 
 
 class _DygraphModel:
-    """A config's model or an ``nn.Layer``, run by PaddleSeg's ``inference``/``aug_inference``."""
+    """A config's model or an ``nn.Layer``, run by PaddleSeg's ``inference``/``aug_inference``;
+    preprocessing, test options and classes from the config (``build_model``'s for its models)."""
 
     name = DYGRAPH
 
@@ -144,19 +146,20 @@ class _DygraphModel:
         import paddle
         from paddleseg.transforms import Compose, Normalize
 
-        from .api import class_source, load, with_weights
+        from .api import class_source, config_of, load, with_weights
         from .datasets.class_info import class_names, palette
 
         if device:
             paddle.set_device(device)
-        if isinstance(model, paddle.nn.Layer):
-            self.model, self.transforms, classes = with_weights(model, weights), Compose([Normalize()]), None
-            config_test = {}
-        else:
-            config, builder = load(model, opts=opts)
-            self.model, self.transforms = with_weights(builder.model, weights), Compose(builder.val_transforms)
-            classes, config_test = class_source(config, builder), config.test_config
+        is_model = isinstance(model, paddle.nn.Layer)
+        config = config_of(model) if is_model else model
+        self.transforms, classes, config_test = Compose([Normalize()]), None, {}
+        if config is not None:
+            config, builder = load(config, opts=opts)
+            self.transforms, classes = Compose(builder.val_transforms), class_source(config, builder)
+            config_test = config.test_config
             config_test.pop("aug_eval", None)
+        self.model = with_weights(model if is_model else builder.model, weights)
         self.test_config = config_test if test_config is None else dict(test_config)
         self.palette = palette(classes) if classes else None
         self.class_names = class_names(classes) if classes else None

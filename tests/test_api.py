@@ -78,11 +78,13 @@ def test_a_misspelt_override_names_the_key():
         psl.build_model(TOY, opts={"model.backbon.type": "STDC2"})
 
 
-def test_export_writes_the_dataset_classes_for_predictor_and_paddleseg(tmp_path, monkeypatch):
+@pytest.mark.parametrize("given", ["config", "build_model's model"])
+def test_export_writes_the_dataset_classes_for_predictor_and_paddleseg(tmp_path, monkeypatch, given):
     """CamVid's data is not here: its names and colours come from the dataset class."""
     monkeypatch.chdir(tmp_path)
-    deploy = psl.export("pp_liteseg_stdc1_camvid_960x720_10k", "exported", input_shape=[1, 3, 64, 64],
-                        opts={"model.backbone.pretrained": None})
+    config, opts = "pp_liteseg_stdc1_camvid_960x720_10k", {"model.backbone.pretrained": None}
+    source = config if given == "config" else psl.build_model(config, opts=opts)
+    deploy = psl.export(source, "exported", input_shape=[1, 3, 64, 64], opts=opts)
     written = yaml.safe_load(open(tmp_path / "exported" / "deploy.yaml"))["Deploy"]
     assert written["class_names"] == list(CamVid.CLASS_NAMES) == deploy["class_names"]
     assert written["palette"] == [list(colour) for colour in CamVid.PALETTE]
@@ -90,3 +92,10 @@ def test_export_writes_the_dataset_classes_for_predictor_and_paddleseg(tmp_path,
     predictor = psl.Predictor("exported", backend="paddle")
     assert predictor.class_names == list(CamVid.CLASS_NAMES)
     assert predictor.color_map[:6] == [*CamVid.PALETTE[0], *CamVid.PALETTE[1]]
+
+
+def test_a_dict_configs_mistakes_name_the_dict_not_a_temporary_file():
+    with pytest.raises(ConfigError) as error:
+        psl.build_model({"_base_": TOY, "model": {"backbone": {"type": "STDC3"}}})
+    assert str(error.value).startswith("config: model.backbone.type: unknown type 'STDC3'; did you mean")
+    assert "paddleseg_liteseg_config_" not in str(error.value)

@@ -5,11 +5,13 @@ import numpy as np
 import paddle
 import pytest
 from paddleseg.core import predict
+from paddleseg.cvlibs import Config, SegBuilder
 from paddleseg.transforms import Compose, Normalize, Resize
 from PIL import Image
 
 import paddleseg_liteseg as psl
 from paddleseg_liteseg.errors import UserError
+from paddleseg_liteseg.shipped_configs import resolve_config
 
 TOY = "pp_liteseg_stdc1_toy_256x128_300"
 RESIZED = {"_base_": TOY, "val_dataset": {"transforms": [{"type": "Resize", "target_size": [96, 48]},
@@ -18,9 +20,10 @@ RESIZED = {"_base_": TOY, "val_dataset": {"transforms": [{"type": "Resize", "tar
 
 @pytest.fixture(scope="module")
 def model():
+    """The toy config's model as PaddleSeg builds it: a model without a config for Predictor."""
     paddle.seed(0)
     with paddle.utils.unique_name.guard():
-        built = psl.build_model(TOY)
+        built = SegBuilder(Config(resolve_config(TOY))).model
     built.eval()
     return built
 
@@ -40,8 +43,9 @@ def test_a_bare_model_gets_paddleseg_normalize(model, image):
     np.testing.assert_array_equal(labels, expected)
 
 
+@pytest.mark.parametrize("given", ["config", "build_model's model"])
 @pytest.mark.parametrize("test_config", [{}, {"aug_pred": True, "scales": [0.75, 1.0], "flip_horizontal": True}])
-def test_a_config_predicts_as_paddleseg_predict(model, image, tmp_path, test_config):
+def test_a_config_predicts_as_paddleseg_predict(model, image, tmp_path, test_config, given):
     """The config's val transforms (a Resize here) and test options; labels at the image's size."""
     weights = str(tmp_path / "model.pdparams")
     paddle.save(model.state_dict(), weights)
@@ -50,7 +54,8 @@ def test_a_config_predicts_as_paddleseg_predict(model, image, tmp_path, test_con
     predict(model, model_path=None, transforms=Compose([Resize([96, 48]), Normalize()]), image_list=[path],
             save_dir=str(tmp_path / "paddleseg"), **test_config)
     expected = np.asarray(Image.open(tmp_path / "paddleseg" / "pseudo_color_prediction" / "image.png"))
-    labels = psl.Predictor(RESIZED, weights=weights, test_config=test_config).predict(path)
+    source = RESIZED if given == "config" else psl.build_model(RESIZED)
+    labels = psl.Predictor(source, weights=weights, test_config=test_config).predict(path)
     assert labels.shape == image.shape[:2]
     np.testing.assert_array_equal(labels, expected)
 
