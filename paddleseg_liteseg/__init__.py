@@ -2,7 +2,9 @@
 
 Importing this package registers ``LiteSeg``, ``UAFM``, ``SPPM``, ``FLD``, ``LiteSegHead`` and the
 ``CamVid`` dataset in PaddleSeg's ``manager`` registries, and makes PaddleSeg 2.8's trainer,
-losses and evaluator work on Paddle 3 (see ``compat``).
+losses and evaluator work on Paddle 3 (see ``compat``). The Python API: ``build_model`` (a config
+file, shipped name or dict to a model), ``Predictor`` (images to label maps and overlays),
+and ``export`` (as ``paddleseg export``).
 """
 import importlib.util
 import warnings
@@ -10,8 +12,8 @@ import warnings
 if importlib.util.find_spec("paddle") is None:
     raise ImportError(
         "paddleseg-liteseg needs PaddlePaddle 3.x, which is not installed. Pick the build for your "
-        "machine: pip install 'paddleseg-liteseg[cpu]' (CPU) or 'paddleseg-liteseg[gpu]' (CUDA; "
-        "see the README for where Paddle 3 GPU wheels come from).")
+        "machine: pip install 'paddleseg-liteseg[cpu]' (CPU), or for CUDA paddlepaddle-gpu from "
+        "Paddle's index (the README's Installing section gives the command).")
 
 # Paddle warns on import that its C++-extension builder found no ccache; this plugin builds none.
 warnings.filterwarnings("ignore", message="No ccache found", category=UserWarning)
@@ -22,5 +24,9 @@ compat.apply()
 
 from . import datasets, models  # noqa: E402,F401
 from .models import FLD, SPPM, UAFM, LiteSeg, LiteSegHead, load_pretrained  # noqa: E402,F401
+from .api import build_model, export  # noqa: E402
+from .predictor import Predictor  # noqa: E402
+
+__all__ = ["build_model", "Predictor", "export", "LiteSeg", "UAFM", "SPPM", "FLD", "LiteSegHead", "load_pretrained"]
 
 __version__ = "0.1.0"

@@ -1,6 +1,6 @@
 """The images a command is given: listing them, and reading each one or saying why it can't be.
 
-``predict`` and ``infer`` take an image, a folder or a file list. Real folders hold grayscale,
+``predict``, ``infer`` and int8 calibration take an image, a folder or a file list. Real folders hold grayscale,
 RGBA and 16-bit images next to empty or mislabelled files; each image is brought to 8-bit BGR (what
 the models were trained on), and a file that cannot be read becomes a per-file error while the
 rest of the folder is still processed.
@@ -31,17 +31,17 @@ def list_images(path):
                 elif not name.startswith("."):
                     skipped += 1
         if not images:
-            raise UserError(f"--image_path {path}: no image files ({', '.join(IMAGE_SUFFIXES)}) in this folder")
+            raise UserError(f"{path}: no image files ({', '.join(IMAGE_SUFFIXES)}) in this folder")
         return sorted(images), path, skipped
     if not os.path.isfile(path):
-        raise UserError(f"--image_path {path}: no such file or folder")
+        raise UserError(f"{path}: no such file or folder")
     if path.lower().endswith(IMAGE_SUFFIXES):
         return [path], None, 0
     base = os.path.dirname(path)
     with open(path, errors="replace") as listing:
         images = [os.path.join(base, line.split()[0]) for line in listing if line.strip()]
     if not images:
-        raise UserError(f"--image_path {path}: an empty file list")
+        raise UserError(f"{path}: an empty file list")
     return images, base, 0
 
 

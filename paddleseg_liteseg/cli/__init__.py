@@ -7,6 +7,7 @@ from ..errors import UserError
 
 # (subcommand, module in this package, one-line help)
 COMMANDS = [
+    ("configs", "configs", "List the shipped configs (the names --config takes), their datasets and the paper's mIoU"),
     ("train", "train", "Train a model from a config (PaddleSeg's tools/train.py)"),
     ("val", "val", "Evaluate a model on the config's val_dataset (PaddleSeg's tools/val.py)"),
     ("predict", "predict", "Predict images and write colour overlays (PaddleSeg's tools/predict.py)"),

@@ -1,6 +1,6 @@
 """``paddleseg bench``: latency, FPS, params and FLOPs of a config's model on every runtime."""
 from .config import add_config_argument, built_model, default_device, load
-from .export import add_int8_arguments, calibration_set
+from .export import add_int8_arguments, calibration_flags
 
 BACKEND_CHOICES = ["dygraph", "paddle", "onnxruntime", "openvino", "all"]
 
@@ -26,13 +26,16 @@ def add_arguments(parser):
 
 
 def run(args):
+    from ..api import calibration_set
     from ..deploy.bench import RUNTIMES, benchmark, format_table, write_json
+    from .flags import in_flag_terms
     config, builder = load(args)
     runtimes = RUNTIMES if "all" in args.backend else tuple(args.backend)
     images = None
     if args.int8:
         transforms = config.val_dataset_cfg.get("transforms") or [{"type": "Normalize"}]
-        images = calibration_set(args, builder, transforms)
+        with in_flag_terms(**calibration_flags(args)):
+            images = calibration_set(args.config, builder, transforms, args.calib_image_path, args.calib_num)
     model = built_model(builder, args.model_path)
     result = benchmark(model, tuple(args.input_shape), runtimes, reference=args.reference,
                        threads=args.cpu_threads, repeats=args.repeats, warmup=args.warmup,

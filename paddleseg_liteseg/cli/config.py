@@ -1,15 +1,26 @@
-"""Build PaddleSeg's ``Config`` and ``SegBuilder`` the way PaddleSeg's tools do, and pick a device."""
+"""``--config`` and ``--opts`` as PaddleSeg's tools take them (a config may also be a shipped name),
+built through the library's ``api.load``, and the device."""
+import argparse
 
-
-def default_device():
-    import paddle
-    return "gpu" if paddle.is_compiled_with_cuda() and paddle.device.cuda.device_count() > 0 else "cpu"
+from ..api import default_device  # noqa: F401  (the commands' default device)
 
 
 def add_config_argument(parser, required=True):
-    parser.add_argument("--config", required=required, help="The path of the config file (.yml).")
+    parser.add_argument("--config", required=required, type=config_file,
+                        help="A config file (.yml), or the name of a shipped config (`paddleseg configs` "
+                             "lists them).")
     parser.add_argument("--opts", nargs="+", default=None, metavar="KEY=VALUE",
                         help="Update config keys, e.g. --opts batch_size=4 model.num_classes=2.")
+
+
+def config_file(value):
+    """The file ``--config`` names: a path as given, or a shipped config's file."""
+    from ..errors import ConfigError
+    from ..shipped_configs import resolve_config
+    try:
+        return resolve_config(value)
+    except ConfigError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def add_device_argument(parser):
@@ -20,43 +31,15 @@ def add_device_argument(parser):
 def load(args, sections=(), **overrides):
     """Return (Config, SegBuilder) for ``args.config`` with ``args.opts`` and ``overrides`` applied,
     checked before anything is built; ``sections``: the datasets whose files must exist."""
-    from paddleseg.cvlibs import SegBuilder
-
-    from ..checks import load_config
-    config = load_config(args.config, sections=sections, opts=args.opts, **overrides)
-    return config, SegBuilder(config)
+    from ..api import load as load_config
+    return load_config(args.config, sections=sections, opts=args.opts, **overrides)
 
 
 def built_model(builder, model_path=None):
-    """The config's model, holding the weights at ``model_path`` (either checkpoint layout) when given.
-
-    ``model_path`` replaces every tensor, so the config's ``pretrained`` weights (an ImageNet
-    backbone's URL) are then not fetched: an offline deployment machine needs only ``model_path``.
-    """
-    from paddleseg.utils import logger
-
-    from ..models.weights import load_pretrained
-    if model_path:
-        skipped = _drop_pretrained(builder.config.dic.get("model", {}))
-        if skipped:
-            logger.info(f"--model_path {model_path} gives the weights: not fetching "
-                        + ", ".join(f"{key} ({value})" for key, value in skipped))
-    model = builder.model
-    if model_path:
-        load_pretrained(model, model_path)
-    return model
-
-
-def _drop_pretrained(section, prefix="model"):
-    """Set every ``pretrained`` in the model config (and its parts) to None; return [(key, value)]."""
-    dropped = []
-    for key, value in section.items():
-        if key == "pretrained" and value:
-            dropped.append((f"{prefix}.pretrained", value))
-            section[key] = None
-        elif isinstance(value, dict):
-            dropped += _drop_pretrained(value, f"{prefix}.{key}")
-    return dropped
+    """The config's model, holding the weights at ``model_path`` (either checkpoint layout) when given;
+    the config's ``pretrained`` files are then not fetched (see ``api.model_with_weights``)."""
+    from ..api import model_with_weights
+    return model_with_weights(builder, model_path)
 
 
 def set_device(args):

@@ -1,5 +1,5 @@
 """``paddleseg export``: PaddleSeg's ``tools/export.py`` (Paddle 3 file names), plus ONNX and int8."""
-from .config import add_config_argument, built_model, load
+from .config import add_config_argument
 
 
 def add_arguments(parser):
@@ -26,42 +26,20 @@ def add_int8_arguments(parser, int8_help):
     parser.add_argument("--calib_num", type=int, default=32, help="Number of calibration images.")
 
 
+def calibration_flags(args):
+    """How calibration errors name the flags (``export`` and ``bench``)."""
+    return {"values": {"--calib_image_path": args.calib_image_path},
+            "names": {"calib_images": "--calib_image_path"}}
+
+
 def run(args):
-    import os
+    from ..api import export
+    from ..deploy.export import ONNX_INT8_KEY
+    from .flags import in_flag_terms
 
-    from ..deploy.export import ONNX_INT8_KEY, export, write_deploy_yaml
-    from ..deploy.quantize import INT8_FILE, quantize_onnx
-    from ..errors import ConfigError
-
-    config, builder = load(args)
-    transforms = config.val_dataset_cfg.get("transforms")
-    if transforms is None:
-        raise ConfigError(f"{args.config}: val_dataset.transforms is needed; it becomes the "
-                          "deployed preprocessing")
-    model = built_model(builder, args.model_path)
-    deploy = export(model, args.save_dir, transforms, input_shape=args.input_shape,
-                    output_op=args.output_op, onnx=args.onnx or args.int8)
-    if args.int8:
-        quantize_onnx(os.path.join(args.save_dir, deploy["onnx"]),
-                      os.path.join(args.save_dir, INT8_FILE), calibration_set(args, builder, transforms))
-        deploy[ONNX_INT8_KEY] = INT8_FILE
-        write_deploy_yaml(args.save_dir, deploy)
+    with in_flag_terms(**calibration_flags(args)):
+        deploy = export(args.config, args.save_dir, weights=args.model_path, onnx=args.onnx, int8=args.int8,
+                        input_shape=args.input_shape, output_op=args.output_op,
+                        calib_images=args.calib_image_path, calib_num=args.calib_num, opts=args.opts)
     written = [deploy[key] for key in ("model", "params", "onnx", ONNX_INT8_KEY) if key in deploy]
     print(f"Exported to {args.save_dir}: {', '.join(written)}, deploy.yaml")
-
-
-def calibration_set(args, builder, transforms):
-    """``--calib_num`` images from ``--calib_image_path`` or the train_dataset, preprocessed by ``transforms``."""
-    from ..deploy.quantize import calibration_images
-    from ..errors import ConfigError
-    from ..image_files import list_images
-
-    if args.calib_image_path:
-        paths = list_images(args.calib_image_path)[0]
-    else:
-        try:
-            paths = [pair[0] for pair in builder.train_dataset.file_list]
-        except Exception as error:  # PaddleSeg raises many types for a missing or malformed dataset
-            raise ConfigError(f"{args.config}: train_dataset gives no calibration images ({error}); "
-                              "pass --calib_image_path") from None
-    return calibration_images(paths, transforms, args.calib_num)

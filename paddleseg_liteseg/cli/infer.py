@@ -15,34 +15,42 @@ def add_arguments(parser):
     parser.add_argument("--batch_size", type=int, default=1, help="Images (or frames) per run.")
     parser.add_argument("--cpu_threads", type=int, default=None, help="CPU threads (default: all cores).")
     parser.add_argument("--custom_color", nargs="+", type=int, default=None,
-                        help="Colour map as R G B R G B ... (default: PaddleSeg's).")
+                        help="Class colours as R G B R G B ... (default: the dataset's, written by export, "
+                             "else PaddleSeg's).")
     parser.add_argument("--max_frames", type=int, default=None,
                         help="Stop a video or camera after this many frames.")
 
 
 def run(args):
+    import os
     import sys
 
-    from ..deploy.infer import Segmenter, is_video, segment_images, segment_video
     from ..errors import UserError
     from ..image_files import list_images
+    from ..predictions import is_video, segment_images, segment_video
+    from ..predictor import Predictor
     from .config import default_device
+    from .flags import custom_palette, in_flag_terms
 
     if args.batch_size < 1:
         raise UserError(f"--batch_size must be >= 1, got {args.batch_size}")
+    if not os.path.isdir(args.model_dir):
+        raise UserError(f"--model_dir {args.model_dir}: no such directory")
     args.device = args.device or default_device()
-    segmenter = Segmenter(args.model_dir, args.backend, args.device, args.precision, args.cpu_threads)
-    print(f"Backend: {segmenter.runtime.name} ({args.device}, {args.precision})")
-    if is_video(args.image_path):
-        target, frames, fps = segment_video(segmenter, args.image_path, args.save_dir, args.batch_size,
-                                            args.custom_color, args.max_frames)
-        print(f"Wrote {target}: {frames} frames at {fps:.1f} FPS (reading, inference and writing)")
-        return
-    image_list, image_dir, skipped = list_images(args.image_path)
+    with in_flag_terms(values={"--model_dir": args.model_dir}):
+        predictor = Predictor(args.model_dir, backend=args.backend, device=args.device, precision=args.precision,
+                              threads=args.cpu_threads, palette=custom_palette(args.custom_color))
+    print(f"Backend: {predictor.backend} ({args.device}, {args.precision})")
+    with in_flag_terms(values={"--image_path": args.image_path}):
+        if is_video(args.image_path):
+            target, frames, fps = segment_video(predictor, args.image_path, args.save_dir, args.batch_size,
+                                                args.max_frames)
+            print(f"Wrote {target}: {frames} frames at {fps:.1f} FPS (reading, inference and writing)")
+            return
+        image_list, image_dir, skipped = list_images(args.image_path)
     if skipped:
         print(f"Skipped {skipped} files without an image suffix in {args.image_path}")
-    failures = segment_images(segmenter, image_list, image_dir, args.save_dir, args.batch_size,
-                              args.custom_color)
+    failures = segment_images(predictor, image_list, image_dir, args.save_dir, args.batch_size)
     print(f"Wrote label PNGs and overlays of {len(image_list) - len(failures)} images to {args.save_dir}")
     for failure in failures:
         print(f"paddleseg infer: skipped {failure}", file=sys.stderr)

@@ -1,5 +1,5 @@
 """``paddleseg predict``: PaddleSeg's ``tools/predict.py`` with the plugin loaded."""
-from .config import add_config_argument, add_device_argument, built_model, load, set_device
+from .config import add_config_argument, add_device_argument, load, set_device
 from .inference_options import add_test_time_arguments, test_config
 
 
@@ -12,38 +12,33 @@ def add_arguments(parser):
                         help="An image, a directory of images, or a file list of image paths.")
     parser.add_argument("--save_dir", default="./output/result", help="Where to write the predictions.")
     parser.add_argument("--custom_color", nargs="+", type=int, default=None,
-                        help="Colour map as R G B R G B ... (default: PaddleSeg's).")
+                        help="Class colours as R G B R G B ... (default: the dataset's, else PaddleSeg's).")
     add_test_time_arguments(parser, "--aug_pred")
 
 
 def run(args):
     import sys
 
-    from paddleseg.core import predict
-    from paddleseg.transforms import Compose
     from paddleseg.utils import logger
 
-    from ..image_files import ImageError, list_images, read_image
+    from ..image_files import list_images
+    from ..predictions import segment_images
+    from ..predictor import Predictor
+    from .flags import custom_palette, in_flag_terms
 
-    config, builder = load(args)
+    config, _ = load(args)
     set_device(args)
-    images, image_dir, skipped = list_images(args.image_path)
+    with in_flag_terms(values={"--image_path": args.image_path}):
+        images, image_dir, skipped = list_images(args.image_path)
     if skipped:
         logger.info(f"Skipped {skipped} files without an image suffix in {args.image_path}")
-    readable, failures = [], []
-    for path in images:
-        try:
-            read_image(path)
-            readable.append(path)
-        except ImageError as error:
-            failures.append(str(error))
-    if readable:
-        model = built_model(builder, args.model_path)
-        predict(model, model_path=None, transforms=Compose(builder.val_transforms),
-                image_list=readable, image_dir=image_dir, save_dir=args.save_dir,
-                custom_color=args.custom_color, **test_config(config, args, "aug_pred"))
+    predictor = Predictor(config, weights=args.model_path, test_config=test_config(config, args, "aug_pred"),
+                          palette=custom_palette(args.custom_color))
+    failures = segment_images(predictor, images, image_dir, args.save_dir)
+    logger.info(f"Predicted images are saved in {args.save_dir}")
     for failure in failures:
         print(f"paddleseg predict: skipped {failure}", file=sys.stderr)
     if failures:
-        print(f"paddleseg predict: {len(readable)} images predicted, {len(failures)} skipped", file=sys.stderr)
+        print(f"paddleseg predict: {len(images) - len(failures)} images predicted, {len(failures)} skipped",
+              file=sys.stderr)
         return 1

@@ -29,7 +29,8 @@ class ExportError(UserError):
     """The model could not be exported; the message says which step failed and what to change."""
 
 
-def export(model, save_dir, transforms, input_shape=None, output_op="argmax", onnx=False):
+def export(model, save_dir, transforms, input_shape=None, output_op="argmax", onnx=False, palette=None,
+           class_names=None):
     """Write ``model`` to ``save_dir`` as a Paddle inference model with ``deploy.yaml`` (and ONNX).
 
     Args:
@@ -39,14 +40,17 @@ def export(model, save_dir, transforms, input_shape=None, output_op="argmax", on
         input_shape (list[int], optional): Fixed N C H W; None keeps N, H and W dynamic.
         output_op (str): "argmax" (int32 labels N H W), "softmax" or "none" (float N C H W).
         onnx (bool): Also write ``model.onnx`` (needs paddle2onnx: the ``onnx`` extra).
+        palette (list[tuple[int]], optional): Class colours (R, G, B) for overlays, and
+        class_names (list[str], optional): the class names, both kept in ``deploy.yaml`` as keys
+            PaddleSeg's reader ignores.
     Returns:
         dict: The ``Deploy`` section written to ``deploy.yaml``.
     """
     if output_op not in OUTPUT_OPS:
-        raise ExportError(f"--output_op must be one of {OUTPUT_OPS}, got {output_op!r}")
+        raise ExportError(f"output_op must be one of {OUTPUT_OPS}, got {output_op!r}")
     shape = list(input_shape) if input_shape else [None, 3, None, None]
     if len(shape) != 4:
-        raise ExportError(f"--input_shape needs 4 numbers (N C H W), got {shape}")
+        raise ExportError(f"input_shape needs 4 numbers (N C H W), got {shape}")
     os.makedirs(save_dir, exist_ok=True)
     model.eval()
     if output_op != "none":
@@ -68,6 +72,10 @@ def export(model, save_dir, transforms, input_shape=None, output_op="argmax", on
         convert_to_onnx(os.path.join(save_dir, program_file), os.path.join(save_dir, PARAMS_FILE),
                         os.path.join(save_dir, ONNX_FILE))
         deploy["onnx"] = ONNX_FILE
+    if palette:
+        deploy["palette"] = [list(colour) for colour in palette]
+    if class_names:
+        deploy["class_names"] = list(class_names)
     write_deploy_yaml(save_dir, deploy)
     return deploy
 
@@ -89,7 +97,7 @@ def read_deploy_yaml(model_dir):
     """The ``Deploy`` section of ``model_dir/deploy.yaml``, checked for the keys inference needs."""
     path = os.path.join(model_dir, DEPLOY_FILE)
     if not os.path.isfile(path):
-        raise UserError(f"{path} not found: --model_dir must be a directory written by "
+        raise UserError(f"{model_dir}: {DEPLOY_FILE} not found; not a directory written by "
                         "`paddleseg export`")
     with open(path) as file:
         deploy = (yaml.safe_load(file) or {}).get("Deploy")

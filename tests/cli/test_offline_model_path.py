@@ -39,7 +39,7 @@ def test_model_path_skips_the_pretrained_download(offline_config, weights, tmp_p
                          "--save_dir", str(tmp_path / "out")]}[command]
     assert main([command, "--config", config, "--model_path", weights, *flags]) == 0
     out = capsys.readouterr().out
-    assert f"--model_path {weights} gives the weights: not fetching model.backbone.pretrained ({url})" in out
+    assert f"{weights} gives the weights: not fetching model.backbone.pretrained ({url})" in out
     assert f"Loaded 247/247 tensors from {weights}" in out
 
 

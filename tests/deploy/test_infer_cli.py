@@ -1,12 +1,15 @@
-"""``paddleseg infer``: label PNGs and overlays for a folder, an overlay video for a video file."""
+"""``paddleseg infer``: label PNGs and overlays for a folder, an overlay video for a video file, in
+the dataset's colours written by export (or --custom_color)."""
 import os
 
 import cv2
 import numpy as np
+import pytest
 from PIL import Image
 
+from paddleseg_liteseg import Predictor, export
 from paddleseg_liteseg.cli import main
-from paddleseg_liteseg.deploy import Segmenter
+from paddleseg_liteseg.datasets.camvid import CamVid
 
 
 def test_folder_writes_label_pngs_and_overlays(exported, toy_model, tmp_path, trained_model, helpers, val_images):
@@ -39,7 +42,7 @@ def test_video_writes_an_overlay_video_and_prints_fps(exported, tmp_path, val_im
     capture.release()
 
 
-def test_segmenter_maps_labels_back_through_a_resize(exported, tmp_path, val_images):
+def test_predictor_maps_labels_back_through_a_resize(exported, tmp_path, val_images):
     """deploy.yaml transforms that resize: labels come back at the image's own size."""
     deploy_file = os.path.join(exported, "deploy.yaml")
     resized = tmp_path / "resized"
@@ -50,7 +53,7 @@ def test_segmenter_maps_labels_back_through_a_resize(exported, tmp_path, val_ima
     text = open(deploy_file).read().replace("- type: Normalize",
                                             "- type: Resize\n    target_size: [128, 64]\n  - type: Normalize")
     (resized / "deploy.yaml").write_text(text)
-    labels = Segmenter(str(resized), backend="paddle")(val_images[:2])
+    labels = Predictor(str(resized), backend="paddle").predict(val_images[:2])
     assert [label.shape for label in labels] == [image.shape[:2] for image in val_images[:2]]
 
 
@@ -83,3 +86,36 @@ def test_folder_with_awkward_files_is_processed_file_by_file(exported, tmp_path,
     for name, array in good.items():
         label = np.asarray(Image.open(tmp_path / "out" / "pseudo_color_prediction" / name))
         assert label.shape == array.shape[:2], name
+
+
+@pytest.fixture(scope="module")
+def camvid_export(tmp_path_factory):
+    """The CamVid config's model (random weights), exported: its deploy.yaml holds CamVid's colours."""
+    save_dir = str(tmp_path_factory.mktemp("camvid_export"))
+    export("pp_liteseg_stdc1_camvid_960x720_10k", save_dir, opts={"model.backbone.pretrained": None})
+    return save_dir
+
+
+@pytest.fixture
+def one_image(tmp_path):
+    path = tmp_path / "images" / "street.png"
+    path.parent.mkdir()
+    cv2.imwrite(str(path), np.random.default_rng(0).integers(0, 255, (40, 60, 3), dtype=np.uint8))
+    return path
+
+
+@pytest.mark.parametrize("custom_color, first_colours", [
+    ([], [*CamVid.PALETTE[0], *CamVid.PALETTE[1]]),
+    (["--custom_color", "255", "0", "0", "0", "255", "0"], [255, 0, 0, 0, 255, 0])])
+def test_colours_are_the_datasets_unless_custom_color(camvid_export, one_image, tmp_path, custom_color,
+                                                      first_colours):
+    assert main(["infer", "--model_dir", camvid_export, "--image_path", str(one_image),
+                 "--save_dir", str(tmp_path / "out"), *custom_color]) == 0
+    label_png = Image.open(tmp_path / "out" / "pseudo_color_prediction" / "street.png")
+    assert label_png.getpalette()[:6] == first_colours
+
+
+def test_a_missing_image_path_names_the_flag(camvid_export, tmp_path, capsys):
+    missing = tmp_path / "nothing_here"
+    assert main(["infer", "--model_dir", camvid_export, "--image_path", str(missing)]) == 1
+    assert capsys.readouterr().err.strip() == f"paddleseg infer: error: --image_path {missing}: no such file or folder"

@@ -1,0 +1,238 @@
+"""The Python API behind the ``paddleseg`` command: read a config, build its model, export it.
+
+A config is a file, a shipped config's name (``paddleseg configs``) or a dict; overrides are a dict
+of dotted keys, as ``--opts`` gives them. Everything goes through ``checks.load_config`` (every
+mistake named by file and key) and PaddleSeg's ``SegBuilder``; weights load through the checked
+loader (either checkpoint layout). ``Predictor`` (predictor.py) segments images.
+"""
+import contextlib
+import os
+import tempfile
+import weakref
+
+import yaml
+
+from .errors import ConfigError, UserError
+from .shipped_configs import resolve_config
+
+BASE_KEY = "_base_"
+DEFAULT_TRANSFORMS = [{"type": "Normalize"}]  # PaddleSeg's default preprocessing (a model without a config)
+_BUILT_FROM = weakref.WeakKeyDictionary()  # model -> the Config build_model built it from
+
+
+def default_device():
+    """"gpu" when Paddle has CUDA and sees a GPU, else "cpu"."""
+    import paddle
+    return "gpu" if paddle.is_compiled_with_cuda() and paddle.device.cuda.device_count() > 0 else "cpu"
+
+
+def load(config, sections=(), opts=None, num_classes=None, **overrides):
+    """PaddleSeg's (Config, SegBuilder) for ``config``, checked before anything is built.
+
+    Args:
+        config (str | dict | Config): A config file, a shipped config's name, the config as a
+            dict (its ``_base_`` a shipped name, or a path relative to the working directory), or
+            a loaded PaddleSeg ``Config`` (used as it is: the other arguments then do nothing).
+        sections (tuple[str]): Dataset sections whose files must exist.
+        opts (dict | list[str], optional): Overrides: {"model.backbone.pretrained": None}, or
+            ``key=value`` strings as ``--opts`` takes them.
+        num_classes (int, optional): Set in the model and in the datasets that name it.
+        overrides: learning_rate, batch_size, iters, as PaddleSeg's tools take them.
+    """
+    from paddleseg.cvlibs import Config, SegBuilder
+    from paddleseg.cvlibs.config import parse_from_yaml
+
+    from .checks import load_config
+
+    if isinstance(config, Config):
+        return config, SegBuilder(config)
+    with _config_file(config) as path:
+        opts = _opts_list(opts)
+        if num_classes is not None:
+            dic = parse_from_yaml(path) if os.path.isfile(path) else {}
+            sections_with_classes = [section for section in ("train_dataset", "val_dataset")
+                                     if "num_classes" in (dic.get(section) or {})]
+            opts += [f"{key}.num_classes={int(num_classes)}" for key in ["model", *sections_with_classes]]
+        loaded = load_config(path, sections=sections, opts=opts or None, **overrides)
+    return loaded, SegBuilder(loaded)
+
+
+def build_model(config, num_classes=None, weights=None, opts=None):
+    """The model ``config`` names (``LiteSeg`` for the shipped configs), with ``weights`` loaded.
+
+    ``Predictor`` and ``export`` given this model preprocess as the config's val_dataset does and
+    colour by its dataset, as when given the config itself.
+
+    Args:
+        config (str | dict): A config file, a shipped config's name, or a dict (see ``load``).
+        num_classes (int, optional): Classes to predict (default: the config's).
+        weights (str, optional): A checkpoint (.pdparams) of this plugin's or PaddleSeg's official
+            PP-LiteSeg layout; loaded all or nothing, except classifiers of another num_classes.
+        opts (dict, optional): Dotted keys to values, e.g. {"model.backbone.pretrained": None}.
+    """
+    loaded, builder = load(config, opts=opts, num_classes=num_classes)
+    model = model_with_weights(builder, weights)
+    _BUILT_FROM[model] = loaded
+    return model
+
+
+def config_of(model):
+    """The Config ``build_model`` built ``model`` from (``Predictor`` and ``export`` then use its
+    val transforms and classes), or None for a model made otherwise."""
+    return _BUILT_FROM.get(model)
+
+
+def model_with_weights(builder, weights=None):
+    """The builder's model, holding the checkpoint at ``weights`` (either layout) when given.
+
+    ``weights`` replace every tensor, so the config's ``pretrained`` files (an ImageNet backbone's
+    URL) are then not fetched: an offline deployment machine needs only the checkpoint.
+    """
+    from paddleseg.utils import logger
+
+    if weights:
+        skipped = _drop_pretrained(builder.config.dic.get("model", {}))
+        if skipped:
+            logger.info(f"{weights} gives the weights: not fetching "
+                        + ", ".join(f"{key} ({value})" for key, value in skipped))
+    return with_weights(builder.model, weights)
+
+
+def _drop_pretrained(section, prefix="model"):
+    """Set every ``pretrained`` in the model config (and its parts) to None; return [(key, value)]."""
+    dropped = []
+    for key, value in section.items():
+        if key == "pretrained" and value:
+            dropped.append((f"{prefix}.pretrained", value))
+            section[key] = None
+        elif isinstance(value, dict):
+            dropped += _drop_pretrained(value, f"{prefix}.{key}")
+    return dropped
+
+
+def with_weights(model, weights=None):
+    """``model`` holding the checkpoint at ``weights`` (either layout) when given."""
+    from .models.weights import load_pretrained
+    if weights:
+        load_pretrained(model, weights)
+    return model
+
+
+def class_source(config, builder):
+    """What knows the config's classes (names, colours): its val (else train) dataset, or that
+    dataset's registered class when its files are not here."""
+    from paddleseg.cvlibs import manager
+
+    for section in ("val_dataset", "train_dataset"):
+        if config.dic.get(section):
+            try:
+                return getattr(builder, section)
+            except Exception:  # PaddleSeg raises many types for a dataset whose files are absent
+                return manager.DATASETS.components_dict.get(config.dic[section].get("type"))
+    return None
+
+
+def export(model_or_config, save_dir, weights=None, onnx=False, int8=False, input_shape=None,
+           output_op="argmax", calib_images=None, calib_num=32, opts=None):
+    """Write an inference model to ``save_dir``, as ``paddleseg export`` does.
+
+    Args:
+        model_or_config: A config (file, shipped name or dict; its val_dataset transforms become
+            the deployed preprocessing and its dataset's class names and colours go into
+            deploy.yaml) or a model (``build_model``'s: as its config; any other: PaddleSeg's
+            default Normalize).
+        save_dir (str): Output directory: model.json, model.pdiparams, deploy.yaml (+ ONNX).
+        weights (str, optional): A checkpoint to export (either layout).
+        onnx (bool): Also write model.onnx (needs the ``onnx`` extra).
+        int8 (bool): Also write model_int8.onnx, calibrated on ``calib_num`` images (implies onnx).
+        input_shape (list[int], optional): Fixed N C H W (default: N, H and W stay dynamic).
+        output_op (str): "argmax", "softmax" or "none".
+        calib_images (str, optional): Calibration images: an image, a folder or a file list
+            (default: the config's train_dataset images).
+        opts (dict, optional): Config overrides, as in ``build_model``.
+    Returns:
+        dict: The ``Deploy`` section written to deploy.yaml.
+    """
+    import paddle
+
+    from .datasets.class_info import class_names, palette
+    from .deploy.export import ONNX_INT8_KEY, export as export_inference_model, write_deploy_yaml
+    from .deploy.quantize import INT8_FILE, quantize_onnx
+
+    is_model = isinstance(model_or_config, paddle.nn.Layer)
+    config = config_of(model_or_config) if is_model else model_or_config
+    transforms, classes, builder = DEFAULT_TRANSFORMS, None, None
+    if config is not None:
+        config, builder = load(config, opts=opts)
+        transforms = config.val_dataset_cfg.get("transforms")
+        if transforms is None:
+            raise ConfigError(f"{config_label(model_or_config)}: val_dataset.transforms is needed; it "
+                              "becomes the deployed preprocessing")
+        classes = class_source(config, builder)
+    model = with_weights(model_or_config, weights) if is_model else model_with_weights(builder, weights)
+    deploy = export_inference_model(model, save_dir, transforms, input_shape=input_shape,
+                                    output_op=output_op, onnx=onnx or int8,
+                                    palette=palette(classes) if classes else None,
+                                    class_names=class_names(classes) if classes else None)
+    if int8:
+        images = calibration_set(model_or_config, builder, transforms, calib_images, calib_num)
+        quantize_onnx(os.path.join(save_dir, deploy["onnx"]), os.path.join(save_dir, INT8_FILE), images)
+        deploy[ONNX_INT8_KEY] = INT8_FILE
+        write_deploy_yaml(save_dir, deploy)
+    return deploy
+
+
+def calibration_set(config, builder, transforms, calib_images=None, count=32):
+    """``count`` images from ``calib_images`` (an image, folder or file list) or else the
+    train_dataset of ``config`` (its ``builder``; None for a model without one), preprocessed by
+    ``transforms`` (config entries) for int8 calibration."""
+    from .deploy.quantize import calibration_images
+    from .image_files import list_images
+
+    if calib_images:
+        paths = list_images(calib_images)[0]
+    elif builder is None:
+        raise UserError("int8 calibration of a model without a config needs calib_images")
+    else:
+        try:
+            paths = [pair[0] for pair in builder.train_dataset.file_list]
+        except Exception as error:  # PaddleSeg raises many types for a missing or malformed dataset
+            raise ConfigError(f"{config_label(config)}: train_dataset gives no calibration images "
+                              f"({error}); pass calib_images") from None
+    return calibration_images(paths, transforms, count)
+
+
+def config_label(config):
+    """How messages name a config: its file, or "config" for a dict or a loaded Config."""
+    return resolve_config(config) if isinstance(config, (str, os.PathLike)) else "config"
+
+
+@contextlib.contextmanager
+def _config_file(config):
+    """The file of a config path or name, or a dict written to a temporary file (which errors then
+    call "config")."""
+    if not isinstance(config, dict):
+        yield resolve_config(config)
+        return
+    dic = dict(config)
+    if BASE_KEY in dic:
+        bases = dic[BASE_KEY] if isinstance(dic[BASE_KEY], list) else [dic[BASE_KEY]]
+        dic[BASE_KEY] = [os.path.abspath(resolve_config(base)) for base in bases]
+    with tempfile.TemporaryDirectory(prefix="paddleseg_liteseg_config_") as folder:
+        path = os.path.join(folder, "config.yml")
+        with open(path, "w") as file:
+            yaml.safe_dump(dic, file, sort_keys=False)
+        try:
+            yield path
+        except ConfigError as error:  # name the dict the caller gave, not the temporary file
+            error.args = (str(error).replace(path, config_label(config)),)
+            raise
+
+
+def _opts_list(opts):
+    """``key=value`` strings (PaddleSeg's ``--opts``; values read as Python literals) from a dict."""
+    if opts is None:
+        return []
+    if isinstance(opts, dict):
+        return [f"{key}={value!r}" for key, value in opts.items()]
+    return list(opts)

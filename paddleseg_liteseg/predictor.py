@@ -1,0 +1,184 @@
+"""``Predictor``: BGR images in, (H, W) uint8 label maps out, for an exported model, a config or a model.
+
+``paddleseg infer``, ``paddleseg predict`` and Python all segment through it, so preprocessing and
+the way labels come back are the same everywhere: PaddleSeg's ``Compose`` of the model's
+transforms (deploy.yaml's, the config's val transforms, or PaddleSeg's default ``Normalize`` for a
+bare model), and labels at the image's own size (PaddleSeg's ``reverse_transform``). An exported
+model runs on a runtime (Paddle Inference, onnxruntime, OpenVINO); a config's or a bare model runs
+in dygraph through PaddleSeg's ``inference``/``aug_inference`` (multi-scale, flip, sliding window).
+Overlays use the dataset's class colours where it has them, else PaddleSeg's colour map.
+"""
+import os
+
+import cv2
+import numpy as np
+
+from .errors import UserError
+
+OVERLAY_IMAGE_WEIGHT = 0.6  # PaddleSeg's visualize() default
+DYGRAPH = "dygraph"
+# PaddleSeg's test_config keys that aug_inference and inference take.
+AUGMENTATION_KEYS = ("scales", "flip_horizontal", "flip_vertical")
+SLIDING_KEYS = ("is_slide", "stride", "crop_size")
+
+
+class Predictor:
+    """Segments images with an exported model, a config's model or a model.
+
+    Args:
+        model: A directory written by ``paddleseg export``; a config (file, shipped config name,
+            dict or loaded PaddleSeg ``Config``, see ``api.load``); or an ``nn.Layer`` (one from
+            ``build_model`` runs as its config says; any other gets PaddleSeg's Normalize).
+        weights (str, optional): A checkpoint for a config's model or a model (either layout).
+        backend (str, optional): For an exported model: "auto" (default), "paddle",
+            "onnxruntime" or "openvino". Other models run in dygraph.
+        device (str, optional): "cpu" or "gpu" (default: gpu when Paddle sees one); a dygraph
+            model is moved there with ``paddle.set_device`` only when this is given.
+        precision (str): An exported model's "fp32", "fp16" or "int8".
+        threads (int, optional): CPU threads of an exported model's runtime.
+        test_config (dict, optional): PaddleSeg's test options for a dygraph model (aug_pred,
+            scales, flip_horizontal, flip_vertical, is_slide, crop_size, stride); a config's own
+            test_config without aug_eval by default, as ``paddleseg predict`` takes it.
+        palette (list[tuple[int]], optional): Class colours (R, G, B), instead of the dataset's.
+        opts (dict, optional): Config overrides, as in ``build_model``.
+
+    Attributes:
+        backend (str): What runs the model: "dygraph" or the runtime's name.
+        class_names (list[str] | None): The dataset's class names, where it names them.
+        color_map (list[int]): Flat R, G, B of 256 classes, as PaddleSeg's ``get_color_map_list``.
+    """
+
+    def __init__(self, model, weights=None, backend=None, device=None, precision="fp32", threads=None,
+                 test_config=None, palette=None, opts=None):
+        from paddleseg.utils.visualize import get_color_map_list
+
+        if isinstance(model, (str, os.PathLike)) and os.path.isdir(model):
+            if weights:
+                raise UserError(f"weights: {model} is an exported model, which holds its own weights")
+            self._model = _ExportedModel(os.fspath(model), backend or "auto", device, precision, threads)
+        else:
+            if backend not in (None, DYGRAPH):
+                raise UserError(f"backend {backend!r} runs exported models; {model!r} is not a directory "
+                                "written by `paddleseg export`")
+            self._model = _DygraphModel(model, weights, device, test_config, opts)
+        self.backend = self._model.name
+        self.class_names = self._model.class_names
+        colours = palette or self._model.palette
+        self.color_map = get_color_map_list(256, custom_color=[int(v) for c in colours or () for v in c] or None)
+        self._bgr_palette = np.array(self.color_map, dtype=np.uint8).reshape(-1, 3)[:, ::-1].copy()
+
+    def predict(self, image):
+        """Label maps of ``image``: a path or an (H, W, 3) BGR uint8 array gives one (H, W) uint8
+        array; a list of them gives a list (images of one size run as one batch where the
+        runtime allows)."""
+        if isinstance(image, (list, tuple)):
+            return self._model([self._preprocess(_as_bgr(item)) for item in image])
+        return self._model([self._preprocess(_as_bgr(image))])[0]
+
+    def overlay(self, image, labels):
+        """``image`` (a path or BGR array) with the class colours of ``labels`` blended in (BGR)."""
+        image = _as_bgr(image)
+        if labels.shape != image.shape[:2]:
+            raise UserError(f"labels: shape {labels.shape} does not match the image's {image.shape[:2]}")
+        return cv2.addWeighted(image, OVERLAY_IMAGE_WEIGHT, self._bgr_palette[labels], 1 - OVERLAY_IMAGE_WEIGHT, 0)
+
+    def _preprocess(self, image):
+        data = self._model.transforms({"img": image.astype("float32")})
+        return data["img"], data["trans_info"]
+
+
+def _as_bgr(image):
+    """A path read as 8-bit BGR, or an (H, W, 3) uint8 array as it is."""
+    from .image_files import read_image
+    if isinstance(image, (str, os.PathLike)):
+        return read_image(os.fspath(image))
+    if not (isinstance(image, np.ndarray) and image.ndim == 3 and image.shape[2] == 3 and image.dtype == np.uint8):
+        described = f"an array of shape {image.shape} and dtype {image.dtype}" if isinstance(image, np.ndarray) \
+            else f"an object of type {type(image).__name__}"
+        raise UserError(f"image: expected a path or an (H, W, 3) BGR uint8 array, got {described}")
+    return image
+
+
+class _ExportedModel:
+    """A directory written by ``paddleseg export`` on one of its runtimes."""
+
+    def __init__(self, model_dir, backend, device, precision, threads):
+        from paddleseg.deploy.infer import DeployConfig
+
+        from .api import default_device
+        from .deploy.export import DEPLOY_FILE, read_deploy_yaml
+        from .deploy.runtimes import create_runtime
+
+        deploy = read_deploy_yaml(model_dir)
+        self.transforms = DeployConfig(os.path.join(model_dir, DEPLOY_FILE)).transforms
+        self.runtime = create_runtime(model_dir, deploy, backend, device or default_device(), precision, threads)
+        self.name = self.runtime.name
+        self.palette, self.class_names = deploy.get("palette"), deploy.get("class_names")
+
+    def __call__(self, inputs):
+        shapes = {image.shape for image, _ in inputs}
+        if len(shapes) == 1:
+            outputs = self.runtime(np.stack([image for image, _ in inputs]))
+        else:
+            outputs = [self.runtime(image[np.newaxis])[0] for image, _ in inputs]
+        return [_labels(output, trans_info) for output, (_, trans_info) in zip(outputs, inputs)]
+
+
+def _labels(output, trans_info):
+    """Labels from one image's runtime output (labels, or logits/probabilities), at the original size."""
+    import paddle
+    from paddleseg.core.infer import reverse_transform
+
+    labels = output if output.ndim == 2 else output.argmax(axis=0)
+    if trans_info:
+        labels = reverse_transform(paddle.to_tensor(labels[np.newaxis, np.newaxis].astype("int32")),
+                                   trans_info, mode="nearest").numpy()[0, 0]
+    return labels.astype("uint8")
+
+
+class _DygraphModel:
+    """A config's model or an ``nn.Layer``, run by PaddleSeg's ``inference``/``aug_inference``;
+    preprocessing, test options and classes from the config (``build_model``'s for its models)."""
+
+    name = DYGRAPH
+
+    def __init__(self, model, weights, device, test_config, opts):
+        import paddle
+        from paddleseg.transforms import Compose, Normalize
+
+        from .api import class_source, config_of, load, model_with_weights, with_weights
+        from .datasets.class_info import class_names, palette
+
+        if device:
+            paddle.set_device(device)
+        is_model = isinstance(model, paddle.nn.Layer)
+        config = config_of(model) if is_model else model
+        self.transforms, classes, config_test = Compose([Normalize()]), None, {}
+        if config is not None:
+            config, builder = load(config, opts=opts)
+            self.transforms, classes = Compose(builder.val_transforms), class_source(config, builder)
+            config_test = config.test_config
+            config_test.pop("aug_eval", None)
+        self.model = with_weights(model, weights) if is_model else model_with_weights(builder, weights)
+        self.test_config = config_test if test_config is None else dict(test_config)
+        self.palette = palette(classes) if classes else None
+        self.class_names = class_names(classes) if classes else None
+        self.model.eval()
+
+    def __call__(self, inputs):
+        import paddle
+        from paddleseg.core.infer import aug_inference, inference
+
+        augment = self.test_config.get("aug_pred", False)
+        options = {key: self.test_config[key] for key in AUGMENTATION_KEYS if key in self.test_config}
+        slide = {key: self.test_config[key] for key in SLIDING_KEYS if key in self.test_config}
+        labels = []
+        with paddle.no_grad():
+            for image, trans_info in inputs:
+                batch = paddle.to_tensor(image[np.newaxis])
+                if augment:
+                    pred, _ = aug_inference(self.model, batch, trans_info, **options, **slide)
+                else:
+                    pred, _ = inference(self.model, batch, trans_info=trans_info, **slide)
+                labels.append(pred.numpy()[0, 0].astype("uint8"))
+        return labels

@@ -1,0 +1,31 @@
+"""setup.cfg ships every subpackage and the top-level configs/ as package data (the wheel itself is
+built and installed into a fresh environment by .ci/run)."""
+import configparser
+import fnmatch
+import os
+
+ROOT = os.path.join(os.path.dirname(__file__), "..")
+
+
+def _options():
+    parser = configparser.ConfigParser()
+    parser.read(os.path.join(ROOT, "setup.cfg"))
+    return parser["options"], parser["options.package_data"]
+
+
+def test_every_subpackage_is_listed():
+    options, _ = _options()
+    listed = set(options["packages"].split())
+    found = {os.path.relpath(folder, ROOT).replace(os.sep, ".")
+             for folder, _, files in os.walk(os.path.join(ROOT, "paddleseg_liteseg")) if "__init__.py" in files}
+    assert found | {"paddleseg_liteseg.configs"} == listed
+
+
+def test_configs_are_package_data_from_the_top_level_folder():
+    options, package_data = _options()
+    assert options["package_dir"].split() == ["paddleseg_liteseg.configs", "=", "configs"]
+    patterns = [pattern.strip() for pattern in package_data["paddleseg_liteseg.configs"].split(",")]
+    shipped = [os.path.relpath(os.path.join(folder, name), os.path.join(ROOT, "configs"))
+               for folder, _, files in os.walk(os.path.join(ROOT, "configs")) for name in files]
+    assert shipped and all(any(fnmatch.fnmatch(path, pattern) and path.count(os.sep) == pattern.count("/")
+                               for pattern in patterns) for path in shipped), shipped
