@@ -1,44 +1,62 @@
 """``paddleseg infer``: segment images, a folder, a video or a camera with an exported model."""
+from . import paddleseg_deploy_flags
 
 
 def add_arguments(parser):
-    parser.add_argument("--model_dir", required=True, help="A directory written by `paddleseg export`.")
+    parser.add_argument("--model_dir", default=None, help="A directory written by `paddleseg export`.")
     parser.add_argument("--image_path", required=True,
                         help="An image, a directory of images, a file list, a video file, or a camera index.")
     parser.add_argument("--save_dir", default="./output/result", help="Where to write the predictions.")
     parser.add_argument("--backend", default="auto", choices=["auto", "paddle", "onnxruntime", "openvino"],
-                        help="Runtime; auto takes the fastest installed one for the device.")
+                        help="Runtime; auto takes what `paddleseg tune` measured here, else chooses by the CPU.")
     parser.add_argument("--device", default=None, choices=["cpu", "gpu"],
                         help="Device (default: gpu when Paddle sees one, else cpu).")
-    parser.add_argument("--precision", default="fp32", choices=["fp32", "fp16", "int8"],
-                        help="int8 runs the model written by `paddleseg export --int8`.")
+    parser.add_argument("--precision", default=None, choices=["fp32", "fp16", "bf16", "int8"],
+                        help="Default: chosen with --backend auto (fp32 for a named backend); int8 runs "
+                             "the model written by `paddleseg export --int8`; bf16 needs a CPU with bf16.")
     parser.add_argument("--batch_size", type=int, default=1, help="Images (or frames) per run.")
     parser.add_argument("--cpu_threads", type=int, default=None, help="CPU threads (default: all cores).")
     parser.add_argument("--custom_color", nargs="+", type=int, default=None,
                         help="Colour map as R G B R G B ... (default: PaddleSeg's).")
     parser.add_argument("--max_frames", type=int, default=None,
                         help="Stop a video or camera after this many frames.")
+    paddleseg_deploy_flags.add_arguments(parser)
 
 
 def run(args):
     import sys
 
+    import time
+
+    from ..deploy.inference_timing import TimedRuntime
     from ..deploy.infer import Segmenter, is_video, segment_images, segment_video
     from ..errors import UserError
     from ..image_files import list_images
     from .config import default_device
+    from .infer_speed import first_input_shape, report_speed
 
     if args.batch_size < 1:
         raise UserError(f"--batch_size must be >= 1, got {args.batch_size}")
     args.device = args.device or default_device()
-    segmenter = Segmenter(args.model_dir, args.backend, args.device, args.precision, args.cpu_threads)
-    print(f"Backend: {segmenter.runtime.name} ({args.device}, {args.precision})")
-    if is_video(args.image_path):
+    options, notes = paddleseg_deploy_flags.apply(args)
+    video = is_video(args.image_path)
+    if not video:
+        image_list, image_dir, skipped = list_images(args.image_path)
+    segmenter = Segmenter(args.model_dir, args.backend, args.device, args.precision, args.cpu_threads,
+                          None if video else first_input_shape(args.model_dir, image_list, args.batch_size),
+                          **options)
+    print(f"Backend: {segmenter.runtime.name} ({args.device}, {segmenter.choice.precision}), "
+          f"{segmenter.choice.reason}")
+    for note in notes:
+        print(note)
+    segmenter.runtime = timed = TimedRuntime(segmenter.runtime)
+    start = time.perf_counter()
+    if video:
         target, frames, fps = segment_video(segmenter, args.image_path, args.save_dir, args.batch_size,
                                             args.custom_color, args.max_frames)
         print(f"Wrote {target}: {frames} frames at {fps:.1f} FPS (reading, inference and writing)")
+        report_speed(args, timed, segmenter.choice.precision, frames, time.perf_counter() - start)
         return
-    image_list, image_dir, skipped = list_images(args.image_path)
     if skipped:
         print(f"Skipped {skipped} files without an image suffix in {args.image_path}")
     failures = segment_images(segmenter, image_list, image_dir, args.save_dir, args.batch_size,
@@ -46,4 +64,6 @@ def run(args):
     print(f"Wrote label PNGs and overlays of {len(image_list) - len(failures)} images to {args.save_dir}")
     for failure in failures:
         print(f"paddleseg infer: skipped {failure}", file=sys.stderr)
+    report_speed(args, timed, segmenter.choice.precision, len(image_list) - len(failures),
+                 time.perf_counter() - start)
     return 1 if failures else 0

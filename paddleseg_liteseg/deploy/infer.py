@@ -17,6 +17,7 @@ from paddleseg.utils.visualize import get_color_map_list, get_pseudo_color_map
 from ..errors import UserError
 from ..image_files import ImageError, read_image
 from .export import DEPLOY_FILE, read_deploy_yaml
+from .runtime_choice import choose_runtime
 from .runtimes import create_runtime
 
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg")
@@ -28,13 +29,18 @@ class Segmenter:
 
     Args:
         model_dir (str): A directory written by ``paddleseg export``.
-        backend, device, precision, threads: See ``runtimes.create_runtime``.
+        backend, device, precision, threads, input_shape: See ``runtime_choice.choose_runtime``
+            (precision None: chosen with the backend); ``choice`` says what was chosen and why.
+        options: For the backend's runtime (``runtimes.create_runtime``).
     """
 
-    def __init__(self, model_dir, backend="auto", device="cpu", precision="fp32", threads=None):
+    def __init__(self, model_dir, backend="auto", device="cpu", precision=None, threads=None,
+                 input_shape=None, **options):
         deploy = read_deploy_yaml(model_dir)
         self.transforms = DeployConfig(os.path.join(model_dir, DEPLOY_FILE)).transforms
-        self.runtime = create_runtime(model_dir, deploy, backend, device, precision, threads)
+        self.choice = choose_runtime(model_dir, deploy, backend, device, precision, threads, input_shape)
+        self.runtime = create_runtime(model_dir, deploy, self.choice.backend, device, self.choice.precision,
+                                      threads, **options)
 
     def preprocess(self, image):
         """(C, H, W) float32 input and PaddleSeg's ``trans_info`` for one BGR image."""
