@@ -17,6 +17,7 @@ COMMANDS = [
     ("convert-weights", "convert_weights", "Rewrite an official PaddleSeg PP-LiteSeg checkpoint in LiteSeg's layout"),
     ("export", "export", "Export for deployment: Paddle inference model, deploy.yaml, dynamic ONNX, int8 (PaddleSeg's tools/export.py)"),
     ("infer", "infer", "Segment images, videos or a camera with an exported model on Paddle Inference, onnxruntime or OpenVINO"),
+    ("tune", "tune", "Time every runtime of an exported model here; record the fastest that agrees with fp32 (read by infer)"),
     ("bench", "bench", "Time a model on every runtime (optionally against PaddleSeg's PPLiteSeg), with params and FLOPs"),
 ]
 

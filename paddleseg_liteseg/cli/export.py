@@ -1,5 +1,6 @@
 """``paddleseg export``: PaddleSeg's ``tools/export.py`` (Paddle 3 file names), plus ONNX and int8."""
 from .config import add_config_argument, built_model, load
+from .tune import add_tune_arguments
 
 
 def add_arguments(parser):
@@ -15,6 +16,10 @@ def add_arguments(parser):
                         help="Also write model.onnx (dynamic shapes unless --input_shape).")
     add_int8_arguments(parser, "Also write model_int8.onnx, quantized after calibrating on dataset "
                                "images (implies --onnx).")
+    parser.add_argument("--tune", action="store_true",
+                        help="Then time every runtime here and record the fastest that agrees with fp32 "
+                             "(implies --onnx; see `paddleseg tune`).")
+    add_tune_arguments(parser)
 
 
 def add_int8_arguments(parser, int8_help):
@@ -40,7 +45,7 @@ def run(args):
                           "deployed preprocessing")
     model = built_model(builder, args.model_path)
     deploy = export(model, args.save_dir, transforms, input_shape=args.input_shape,
-                    output_op=args.output_op, onnx=args.onnx or args.int8)
+                    output_op=args.output_op, onnx=args.onnx or args.int8 or args.tune)
     if args.int8:
         quantize_onnx(os.path.join(args.save_dir, deploy["onnx"]),
                       os.path.join(args.save_dir, INT8_FILE), calibration_set(args, builder, transforms))
@@ -48,6 +53,9 @@ def run(args):
         write_deploy_yaml(args.save_dir, deploy)
     written = [deploy[key] for key in ("model", "params", "onnx", ONNX_INT8_KEY) if key in deploy]
     print(f"Exported to {args.save_dir}: {', '.join(written)}, deploy.yaml")
+    if args.tune:
+        from .tune import tune_export
+        tune_export(args, builder, args.save_dir, deploy)
 
 
 def calibration_set(args, builder, transforms):
