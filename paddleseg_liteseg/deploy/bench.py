@@ -6,8 +6,9 @@ excluded. One row per runtime and precision (fp32, bf16 where the CPU has it, in
 calibration images); a runtime that is not installed or cannot run a precision is a "skipped"
 line, any other failure stops the benchmark. Each row's agreement with fp32 is the share of
 pixels whose label equals the dygraph model's, on real images (a dataset's, resized to the input
-shape): random input says nothing about it. Every runtime is warmed up, then timed in rounds: each round runs every runtime once,
-in an order rotated per round, so drift of a shared machine (other jobs, clocks) hits all alike.
+shape): random input says nothing about it. Every runtime is warmed up, then timed in rounds:
+each round runs every runtime once, in an order rotated per round, so drift of a shared machine
+(other jobs, clocks) hits all alike.
 Median and 90th percentile are reported.
 
 The paper's protocol (section 4.2): an NVIDIA GTX 1080Ti, the model exported to ONNX and run by
