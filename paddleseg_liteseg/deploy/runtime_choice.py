@@ -25,12 +25,18 @@ def choose_runtime(model_dir, deploy, backend="auto", device="cpu", precision=No
     if precision is not None:
         return Choice(choose_backend(model_dir, deploy, device, precision), precision,
                       "forced --precision, first installed backend that runs it")
+    fixed = deploy.get("input_shape") or []
+    if input_shape is None and fixed and all(isinstance(size, int) and size > 0 for size in fixed):
+        input_shape = fixed
     not_tuned = "input shape unknown, tuning not consulted"
     if input_shape is not None:
         key = tuning_key(device, threads or default_threads(), input_shape)
         tuned, not_tuned = tuned_choice(model_dir, key)
-        if tuned and not BACKENDS[tuned["backend"]].unavailable(model_dir, deploy, device, tuned["precision"]):
-            return Choice(tuned["backend"], tuned["precision"], not_tuned)
+        if tuned:
+            cannot = BACKENDS[tuned["backend"]].unavailable(model_dir, deploy, device, tuned["precision"])
+            if not cannot:
+                return Choice(tuned["backend"], tuned["precision"], not_tuned)
+            not_tuned = f"the tuned {tuned['backend']} {tuned['precision']} cannot run now ({cannot})"
     if device == "cpu" and not bf16_unavailable():
         if not BACKENDS["openvino"].unavailable(model_dir, deploy, device, "bf16"):
             return Choice("openvino", "bf16", f"CPU capability: {' and '.join(bf16_flags())}; {not_tuned}")
