@@ -9,9 +9,8 @@ from paddleseg_liteseg.errors import UserError
 
 
 def _args(tmp_path, *flags, device="cpu"):
-    (tmp_path / "deploy.yaml").write_text("Deploy: {}\n")
-    args = build_parser().parse_args(["infer", "--image_path", "x.png", "--device", device, *flags])
-    return args
+    (tmp_path / "deploy.yaml").write_text("Deploy: {model: model.json, params: model.pdiparams, transforms: []}\n")
+    return build_parser().parse_args(["infer", "--image_path", "x.png", "--device", device, *flags])
 
 
 def test_config_names_the_model_directory_and_mkldnn_selects_paddle(tmp_path):
