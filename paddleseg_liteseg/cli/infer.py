@@ -25,7 +25,6 @@ def add_arguments(parser):
 
 def run(args):
     import sys
-
     import time
 
     from ..deploy.inference_timing import TimedRuntime
