@@ -134,6 +134,8 @@ class OnnxRuntime:
         if precision == "fp16":
             return "onnxruntime runs fp32 and int8 models here; for fp16 use paddle (GPU) or openvino"
         if precision == "bf16":
+            if device == "gpu":
+                return "onnxruntime runs fp32 and int8 models here; bf16 runs on CPU (openvino or paddle)"
             return ("onnxruntime's CPU provider has no bf16 kernels for this model (it runs fp32 and "
                     "int8 here); bf16 runs on openvino or paddle")
         missing = missing_package("onnxruntime", "onnx")
