@@ -3,9 +3,10 @@ the CPU has bf16 instructions; each backend is told its precision."""
 import importlib.util
 
 import cv2
+import numpy as np
 import pytest
 
-from paddleseg_liteseg.deploy import create_runtime, read_deploy_yaml
+from paddleseg_liteseg.deploy import create_runtime, export, read_deploy_yaml
 from paddleseg_liteseg.deploy import runtimes
 from paddleseg_liteseg.deploy.cpu_features import bf16_unavailable
 from paddleseg_liteseg.deploy.runtimes import BackendUnavailable, choose_backend
@@ -79,6 +80,20 @@ def test_openvino_is_told_its_precision(onnx_extra, exported):
     if not bf16_unavailable():
         assert create_runtime(exported, deploy, "openvino", precision="bf16").config[
             "INFERENCE_PRECISION_HINT"] == "bf16"
+
+
+def test_paddle_fp32_stays_fp32_and_bf16_is_bf16(trained_model, val_images, helpers, tmp_path):
+    """oneDNN does not pick bf16 by itself: its fp32 logits match oneDNN off to fp32 rounding,
+    while bf16 (where the CPU has it) differs by bf16 rounding."""
+    deploy = export(trained_model, str(tmp_path), [{"type": "Normalize"}], output_op="none")
+    batch = helpers.normalize(val_images[:2])
+    plain = create_runtime(str(tmp_path), deploy, "paddle", threads=1, onednn=False)(batch)
+    scale = np.abs(plain).max()
+    fp32 = create_runtime(str(tmp_path), deploy, "paddle", threads=1)(batch)
+    assert np.abs(fp32 - plain).max() / scale < 1e-4
+    if not bf16_unavailable():
+        bf16 = create_runtime(str(tmp_path), deploy, "paddle", precision="bf16", threads=1)(batch)
+        assert np.abs(bf16 - plain).max() / scale > 1e-3
 
 
 @pytest.mark.parametrize("backend", ["paddle", "openvino"])
