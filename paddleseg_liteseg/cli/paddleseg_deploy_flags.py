@@ -27,7 +27,7 @@ true_or_false.__name__ = "True|False"  # argparse names the type in its error me
 
 def add_arguments(parser):
     group = parser.add_argument_group("PaddleSeg deploy/python/infer.py flags")
-    group.add_argument("--config", dest="deploy_config", default=None,
+    group.add_argument("--config", dest="deploy_config", default=None, metavar="DIR/deploy.yaml",
                        help="DIR/deploy.yaml of an exported model (the same as --model_dir DIR).")
     group.add_argument("--enable_mkldnn", type=true_or_false, default=None, metavar="True|False",
                        help="Paddle Inference's oneDNN on CPU (selects the paddle backend).")
