@@ -34,8 +34,13 @@ class Predictor:
             "onnxruntime" or "openvino". Other models run in dygraph.
         device (str, optional): "cpu" or "gpu" (default: gpu when Paddle sees one); a dygraph
             model is moved there with ``paddle.set_device`` only when this is given.
-        precision (str): An exported model's "fp32", "fp16" or "int8".
+        precision (str, optional): An exported model's "fp32", "fp16", "bf16" or "int8" (default:
+            chosen with the backend, see ``deploy.runtime_choice``; fp32 for a named backend).
         threads (int, optional): CPU threads of an exported model's runtime.
+        input_shape (list[int], optional): The N C H W an exported model will run at, which picks
+            the ``paddleseg tune`` result for it (a model exported with a fixed shape has its own).
+        runtime_options (dict, optional): Options of an exported model's runtime (Paddle
+            Inference: onednn, tensorrt, min_subgraph_size, glog).
         test_config (dict, optional): PaddleSeg's test options for a dygraph model (aug_pred,
             scales, flip_horizontal, flip_vertical, is_slide, crop_size, stride); a config's own
             test_config without aug_eval by default, as ``paddleseg predict`` takes it.
@@ -44,24 +49,29 @@ class Predictor:
 
     Attributes:
         backend (str): What runs the model: "dygraph" or the runtime's name.
+        choice (runtime_choice.Choice | None): An exported model's backend, precision and why.
+        timing (inference_timing.TimedRuntime | None): An exported model's runtime, timing each call.
         class_names (list[str] | None): The dataset's class names, where it names them.
         color_map (list[int]): Flat R, G, B of 256 classes, as PaddleSeg's ``get_color_map_list``.
     """
 
-    def __init__(self, model, weights=None, backend=None, device=None, precision="fp32", threads=None,
-                 test_config=None, palette=None, opts=None):
+    def __init__(self, model, weights=None, backend=None, device=None, precision=None, threads=None,
+                 test_config=None, palette=None, opts=None, input_shape=None, runtime_options=None):
         from paddleseg.utils.visualize import get_color_map_list
 
         if isinstance(model, (str, os.PathLike)) and os.path.isdir(model):
             if weights:
                 raise UserError(f"weights: {model} is an exported model, which holds its own weights")
-            self._model = _ExportedModel(os.fspath(model), backend or "auto", device, precision, threads)
+            self._model = _ExportedModel(os.fspath(model), backend or "auto", device, precision, threads,
+                                         input_shape, runtime_options or {})
         else:
             if backend not in (None, DYGRAPH):
                 raise UserError(f"backend {backend!r} runs exported models; {model!r} is not a directory "
                                 "written by `paddleseg export`")
             self._model = _DygraphModel(model, weights, device, test_config, opts)
         self.backend = self._model.name
+        self.choice = getattr(self._model, "choice", None)
+        self.timing = getattr(self._model, "runtime", None)
         self.class_names = self._model.class_names
         colours = palette or self._model.palette
         self.color_map = get_color_map_list(256, custom_color=[int(v) for c in colours or () for v in c] or None)
@@ -102,16 +112,21 @@ def _as_bgr(image):
 class _ExportedModel:
     """A directory written by ``paddleseg export`` on one of its runtimes."""
 
-    def __init__(self, model_dir, backend, device, precision, threads):
+    def __init__(self, model_dir, backend, device, precision, threads, input_shape, runtime_options):
         from paddleseg.deploy.infer import DeployConfig
 
         from .api import default_device
         from .deploy.export import DEPLOY_FILE, read_deploy_yaml
+        from .deploy.inference_timing import TimedRuntime
+        from .deploy.runtime_choice import choose_runtime
         from .deploy.runtimes import create_runtime
 
         deploy = read_deploy_yaml(model_dir)
+        device = device or default_device()
         self.transforms = DeployConfig(os.path.join(model_dir, DEPLOY_FILE)).transforms
-        self.runtime = create_runtime(model_dir, deploy, backend, device or default_device(), precision, threads)
+        self.choice = choose_runtime(model_dir, deploy, backend, device, precision, threads, input_shape)
+        self.runtime = TimedRuntime(create_runtime(model_dir, deploy, self.choice.backend, device,
+                                                   self.choice.precision, threads, **runtime_options))
         self.name = self.runtime.name
         self.palette, self.class_names = deploy.get("palette"), deploy.get("class_names")
 
@@ -121,10 +136,10 @@ class _ExportedModel:
             outputs = self.runtime(np.stack([image for image, _ in inputs]))
         else:
             outputs = [self.runtime(image[np.newaxis])[0] for image, _ in inputs]
-        return [_labels(output, trans_info) for output, (_, trans_info) in zip(outputs, inputs)]
+        return [labels_from_output(output, trans_info) for output, (_, trans_info) in zip(outputs, inputs)]
 
 
-def _labels(output, trans_info):
+def labels_from_output(output, trans_info):
     """Labels from one image's runtime output (labels, or logits/probabilities), at the original size."""
     import paddle
     from paddleseg.core.infer import reverse_transform

@@ -1,4 +1,4 @@
-"""``paddleseg bench``: latency, FPS, params and FLOPs of a config's model on every runtime."""
+"""``paddleseg bench``: latency, FPS, params, FLOPs and agreement with fp32 of a config's model on every runtime."""
 from .config import add_config_argument, built_model, default_device, load
 from .export import add_int8_arguments, calibration_flags
 
@@ -22,6 +22,10 @@ def add_arguments(parser):
     parser.add_argument("--cpu_threads", type=int, default=None, help="CPU threads (default: all cores).")
     parser.add_argument("--repeats", type=int, default=20, help="Timed runs of each runtime.")
     parser.add_argument("--warmup", type=int, default=3, help="Untimed runs of each runtime first.")
+    parser.add_argument("--image_path", default=None,
+                        help="Images the agreement with fp32 is measured on (an image, a folder or a file "
+                             "list; default: the config's val_dataset, else its train_dataset).")
+    parser.add_argument("--agreement_num", type=int, default=8, help="Images for the agreement (default 8).")
     parser.add_argument("--save_json", default="./output/bench.json", help="Where to write the results.")
 
 
@@ -39,7 +43,27 @@ def run(args):
     model = built_model(builder, args.model_path)
     result = benchmark(model, tuple(args.input_shape), runtimes, reference=args.reference,
                        threads=args.cpu_threads, repeats=args.repeats, warmup=args.warmup,
-                       calibration_images=images, device=args.device or default_device())
+                       calibration_images=images, device=args.device or default_device(),
+                       agreement_images=agreement_images(args, config, builder))
     print(format_table(result))
     write_json(result, args.save_json)
     print(f"Wrote {args.save_json}")
+
+
+def agreement_images(args, config, builder):
+    """``--agreement_num`` images of ``--image_path`` or the config's val (else train) dataset, preprocessed."""
+    from ..deploy.quantize import calibration_images
+    from ..errors import ConfigError
+    from ..image_files import list_images
+
+    transforms = config.val_dataset_cfg.get("transforms") or [{"type": "Normalize"}]
+    if args.image_path:
+        return calibration_images(list_images(args.image_path)[0], transforms, args.agreement_num)
+    for name in ("val_dataset", "train_dataset"):
+        try:
+            paths = [pair[0] for pair in getattr(builder, name).file_list]
+        except Exception:  # PaddleSeg raises many types for a missing or malformed dataset
+            continue
+        return calibration_images(paths, transforms, args.agreement_num)
+    raise ConfigError(f"{args.config}: neither val_dataset nor train_dataset gives images for the agreement "
+                      "with fp32; pass --image_path")

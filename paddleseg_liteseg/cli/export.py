@@ -1,5 +1,6 @@
 """``paddleseg export``: PaddleSeg's ``tools/export.py`` (Paddle 3 file names), plus ONNX and int8."""
-from .config import add_config_argument
+from .config import add_config_argument, load
+from .tune import add_tune_arguments
 
 
 def add_arguments(parser):
@@ -15,6 +16,10 @@ def add_arguments(parser):
                         help="Also write model.onnx (dynamic shapes unless --input_shape).")
     add_int8_arguments(parser, "Also write model_int8.onnx, quantized after calibrating on dataset "
                                "images (implies --onnx).")
+    parser.add_argument("--tune", action="store_true",
+                        help="Then time every runtime here and record the fastest that agrees with fp32 "
+                             "(implies --onnx; see `paddleseg tune`).")
+    add_tune_arguments(parser)
 
 
 def add_int8_arguments(parser, int8_help):
@@ -38,8 +43,11 @@ def run(args):
     from .flags import in_flag_terms
 
     with in_flag_terms(**calibration_flags(args)):
-        deploy = export(args.config, args.save_dir, weights=args.model_path, onnx=args.onnx, int8=args.int8,
-                        input_shape=args.input_shape, output_op=args.output_op,
+        deploy = export(args.config, args.save_dir, weights=args.model_path, onnx=args.onnx or args.tune,
+                        int8=args.int8, input_shape=args.input_shape, output_op=args.output_op,
                         calib_images=args.calib_image_path, calib_num=args.calib_num, opts=args.opts)
     written = [deploy[key] for key in ("model", "params", "onnx", ONNX_INT8_KEY) if key in deploy]
     print(f"Exported to {args.save_dir}: {', '.join(written)}, deploy.yaml")
+    if args.tune:
+        from .tune import tune_export
+        tune_export(args, load(args)[1], args.save_dir, deploy)

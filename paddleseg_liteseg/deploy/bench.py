@@ -2,8 +2,13 @@
 
 Protocol (CPU, this repository): batch 1, one fixed input shape, random input (timing does not
 depend on values), the exported model including its output argmax, pre- and post-processing
-excluded. Every runtime is warmed up, then timed in rounds: each round runs every runtime once,
-in an order rotated per round, so drift of a shared machine (other jobs, clocks) hits all alike.
+excluded. One row per runtime and precision (fp32, bf16 where the CPU has it, int8 with
+calibration images); a runtime that is not installed or cannot run a precision is a "skipped"
+line, any other failure stops the benchmark. Each row's agreement with fp32 is the share of
+pixels whose label equals the dygraph model's, on real images (a dataset's, resized to the input
+shape): random input says nothing about it. Every runtime is warmed up, then timed in rounds:
+each round runs every runtime once, in an order rotated per round, so drift of a shared machine
+(other jobs, clocks) hits all alike.
 Median and 90th percentile are reported.
 
 The paper's protocol (section 4.2): an NVIDIA GTX 1080Ti, the model exported to ONNX and run by
@@ -32,7 +37,7 @@ import paddle
 from .export import ONNX_INT8_KEY, export
 from .quantize import INT8_FILE, quantize_onnx
 from .reference import official_twin, same_function
-from .runtimes import BackendUnavailable, PaddleRuntime, create_runtime, default_threads, missing_package
+from .runtimes import BackendUnavailable, create_runtime, default_threads, missing_package
 
 RUNTIMES = ("dygraph", "paddle", "onnxruntime", "openvino")
 ONNX_RUNTIMES = ("onnxruntime", "openvino")
@@ -127,36 +132,33 @@ class DygraphRuntime:
 
 
 def build_runtimes(model, model_dir, deploy, names, threads, int8, device="cpu"):
-    """{label: runtime} for the requested runtime names; labels carry variant and precision."""
+    """{label: runtime} for the requested runtime names, a label per backend x precision (and
+    Paddle Inference with oneDNN off), and {label: why skipped} for those that cannot run here.
+
+    Only ``BackendUnavailable`` (not installed, no such precision on this backend or CPU) skips a
+    runtime; any other error is raised, so a broken backend fails the benchmark.
+    """
     runtimes, skipped = {}, {}
+    precisions = ["fp32", "bf16" if device == "cpu" else "fp16"] + (["int8"] if int8 else [])
     for name in names:
         if name == "dygraph":
             runtimes["dygraph fp32"] = DygraphRuntime(model)
             continue
-        variants = [("fp32", {})]
+        variants = [(precision, {}) for precision in precisions]
         if name == "paddle" and device == "cpu":
-            variants.append(("fp32 oneDNN off", {"onednn": False}))
-        if int8 and name != "paddle":
-            variants.append(("int8", {}))
+            variants.insert(1, ("fp32 oneDNN off", {"onednn": False}))
         for label, options in variants:
-            precision = label.split()[0]
             try:
-                if options:
-                    runtimes[f"{name} {label}"] = PaddleRuntime(model_dir, deploy, threads=threads, **options)
-                else:
-                    runtimes[f"{name} {label}"] = create_runtime(model_dir, deploy, name, device,
-                                                                 precision, threads)
+                runtimes[f"{name} {label}"] = create_runtime(model_dir, deploy, name, device, label.split()[0],
+                                                             threads, **options)
             except BackendUnavailable as reason:
                 skipped[f"{name} {label}"] = str(reason)
-            except Exception as error:  # a runtime that cannot load this model (e.g. PaddleSeg's
-                # adaptive pooling exported at a size smaller than its bins) is reported, not fatal
-                skipped[f"{name} {label}"] = f"{type(error).__name__}: {str(error).splitlines()[0][:300]}"
     return runtimes, skipped
 
 
 def benchmark(model, input_shape=(1, 3, 512, 1024), runtimes=RUNTIMES, reference=False,
               threads=None, repeats=20, warmup=3, calibration_images=None, work_dir=None,
-              device="cpu"):
+              device="cpu", agreement_images=None):
     """Time ``model`` (and with ``reference`` PaddleSeg's PPLiteSeg with its weights) on ``runtimes``.
 
     Args:
@@ -168,6 +170,8 @@ def benchmark(model, input_shape=(1, 3, 512, 1024), runtimes=RUNTIMES, reference
         calibration_images (list[np.ndarray], optional): Preprocessed images; when given, int8
             models are quantized with them and timed too.
         device (str): "cpu", or "gpu" for the paper's route (onnxruntime with TensorRT).
+        agreement_images (list[np.ndarray], optional): Preprocessed dataset images; each row's
+            ``agreement`` is its share of labels equal to the dygraph model's on them.
     Returns:
         dict: ``machine`` (device, threads, gemm_gflops), ``models`` ({name: params, gflops}),
         ``rows`` (one per model and runtime) and ``skipped`` ({runtime: reason}).
@@ -181,7 +185,7 @@ def benchmark(model, input_shape=(1, 3, 512, 1024), runtimes=RUNTIMES, reference
         models["reference"] = official_twin(model)
         if not same_function(model, models["reference"]):
             raise RuntimeError("PPLiteSeg twin does not reproduce the model's logits")
-    all_runtimes, skipped, info = {}, {}, {}
+    all_runtimes, skipped, info, agreements = {}, {}, {}, {}
     onnx_needed = any(name in ONNX_RUNTIMES for name in runtimes)
     no_converter = onnx_needed and missing_package("paddle2onnx", "onnx")
     if no_converter:
@@ -199,6 +203,12 @@ def benchmark(model, input_shape=(1, 3, 512, 1024), runtimes=RUNTIMES, reference
         built, missing = build_runtimes(layer, model_dir, deploy, runtimes, threads,
                                         int8=bool(calibration_images), device=device)
         all_runtimes.update({(model_name, label): runtime for label, runtime in built.items()})
+        if agreement_images:
+            inputs = [_resized(image, *input_shape[2:])[np.newaxis] for image in agreement_images]
+            reference_labels = [DygraphRuntime(layer)(batch) for batch in inputs]
+            for label, runtime in built.items():
+                agreements[(model_name, label)] = float(np.mean(
+                    [(runtime(batch) == expected).mean() for batch, expected in zip(inputs, reference_labels)]))
         skipped.update(missing)
         params, gflops = complexity(layer, input_shape)
         info[model_name] = {"params": params, "gflops": round(gflops, 3)}
@@ -219,6 +229,8 @@ def benchmark(model, input_shape=(1, 3, 512, 1024), runtimes=RUNTIMES, reference
             "fps": round(input_shape[0] / median, 2),
             "gflops_per_s": round(achieved, 1), "fraction_of_gemm": round(achieved / gemm, 3),
             "runs": len(seconds)})
+        if agreements:
+            rows[-1]["agreement"] = round(agreements[(model_name, label)], 5)
     if reference:
         medians = {(row["model"], row["runtime"]): row["median_ms"] for row in rows}
         for row in rows:
@@ -231,7 +243,8 @@ def benchmark(model, input_shape=(1, 3, 512, 1024), runtimes=RUNTIMES, reference
 
 COLUMNS = [("model", "model"), ("runtime", "runtime"), ("median_ms", "median ms"),
            ("p90_ms", "p90 ms"), ("fps", "FPS"), ("gflops_per_s", "GFLOP/s"),
-           ("fraction_of_gemm", "of GEMM"), ("vs_reference", "vs reference")]
+           ("fraction_of_gemm", "of GEMM"), ("agreement", "agreement with fp32"),
+           ("vs_reference", "vs reference")]
 
 
 def format_table(result):

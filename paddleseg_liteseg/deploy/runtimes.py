@@ -1,10 +1,11 @@
 """Inference backends behind one interface: ``runtime(batch)`` -> the model's first output, as numpy.
 
 Each backend reads a directory written by ``paddleseg export`` (its ``deploy.yaml`` names the
-files). ``auto`` takes the fastest backend that is installed and has its model file, in the order
-measured on CPUs (see benchmarks/): onnxruntime, then OpenVINO, then Paddle Inference; for int8
-OpenVINO, then onnxruntime. On a GPU, Paddle Inference (TensorRT where Paddle was built with it)
-comes first.
+files). Every backend is told its precision explicitly; fp32 runs in fp32 everywhere.
+``choose_backend`` takes the first backend of a fixed fallback order that is installed and can run
+the model and precision. Which backend is *fastest* depends on the CPU, so it is not decided here:
+``paddleseg tune`` measures it, and ``runtime_choice`` uses that measurement or the CPU's
+capabilities.
 """
 import importlib.util
 import os
@@ -12,9 +13,10 @@ import os
 import numpy as np
 
 from ..errors import UserError
+from .cpu_features import bf16_unavailable
 from .export import ONNX_INT8_KEY
 
-PRECISIONS = ("fp32", "fp16", "int8")
+PRECISIONS = ("fp32", "fp16", "bf16", "int8")
 DEVICES = ("cpu", "gpu")
 
 
@@ -43,12 +45,13 @@ def _onnx_file(model_dir, deploy, precision):
 
 
 class PaddleRuntime:
-    """Paddle Inference. On CPU with oneDNN, minus ``onednn_placement_pass``.
+    """Paddle Inference. On CPU with oneDNN, minus ``onednn_placement_pass``; bf16 by oneDNN's bf16 passes.
 
     Paddle 3.3's oneDNN placement sends the bilinear resize to a oneDNN kernel that cannot take its
     attributes (``ConvertPirAttribute2RuntimeAttribute not support
     [pir::ArrayAttribute<pir::DoubleAttribute>]``); without that pass the resize runs on Paddle's
-    CPU kernel and the convolutions still on oneDNN, about 3x faster than oneDNN off.
+    CPU kernel and the convolutions still on oneDNN. fp32 stays fp32 (oneDNN picks bf16 only after
+    ``enable_onednn_bfloat16()``); bf16 needs oneDNN and a CPU with bf16 instructions.
     ``enable_memory_optim()`` is not called: it makes ``create_predictor`` fail on this model.
     On GPU, TensorRT runs fp16 models exported with a fixed ``--input_shape`` where Paddle was
     built with it (a dynamic shape would need TensorRT shape ranges); other models run on CUDA.
@@ -62,13 +65,18 @@ class PaddleRuntime:
             return "Paddle Inference int8 needs a quantization-aware model; use onnxruntime or openvino"
         if precision == "fp16" and device == "cpu":
             return "Paddle Inference fp16 runs on GPU only"
+        if precision == "bf16":
+            return "Paddle Inference bf16 runs on CPU only" if device == "gpu" else bf16_unavailable()
         if device == "gpu":
             import paddle
             if not paddle.is_compiled_with_cuda():
                 return "this Paddle build has no CUDA: install paddlepaddle-gpu (see the README)"
         return None
 
-    def __init__(self, model_dir, deploy, device="cpu", precision="fp32", threads=None, onednn=True):
+    def __init__(self, model_dir, deploy, device="cpu", precision="fp32", threads=None, onednn=True,
+                 tensorrt=None, min_subgraph_size=3, glog=False):
+        """``tensorrt`` None uses TensorRT where it applies (see above), True requires it, False never;
+        ``glog`` keeps Paddle's own log lines."""
         import paddle.inference as inference
 
         config = inference.Config(os.path.join(model_dir, deploy["model"]),
@@ -77,9 +85,13 @@ class PaddleRuntime:
             half = inference.PrecisionType.Half if precision == "fp16" else inference.PrecisionType.Float32
             config.enable_use_gpu(256, 0, half)
             static_shape = all(isinstance(size, int) and size > 0 for size in deploy.get("input_shape") or [None])
-            if precision == "fp16" and static_shape and inference.get_trt_compile_version() > (0, 0, 0):
+            has_tensorrt = inference.get_trt_compile_version() > (0, 0, 0)
+            if tensorrt and not (has_tensorrt and static_shape):
+                raise BackendUnavailable("TensorRT needs a Paddle built with it and a model exported with a "
+                                         "fixed --input_shape")
+            if tensorrt or (tensorrt is None and precision == "fp16" and static_shape and has_tensorrt):
                 config.enable_tensorrt_engine(workspace_size=1 << 30, max_batch_size=1,
-                                              min_subgraph_size=3, precision_mode=half,
+                                              min_subgraph_size=min_subgraph_size, precision_mode=half,
                                               use_static=False, use_calib_mode=False)
         else:
             config.disable_gpu()
@@ -87,9 +99,14 @@ class PaddleRuntime:
             if onednn:
                 config.enable_onednn()
                 config.delete_pass("onednn_placement_pass")
+            elif precision == "bf16":
+                raise BackendUnavailable("Paddle Inference bf16 runs on oneDNN; it cannot be turned off")
             else:
                 config.disable_onednn()
-        config.disable_glog_info()
+            if precision == "bf16":
+                config.enable_onednn_bfloat16()
+        if not glog:
+            config.disable_glog_info()
         self.config = config
         self.predictor = inference.create_predictor(config)
         self.input = self.predictor.get_input_handle(self.predictor.get_input_names()[0])
@@ -116,6 +133,11 @@ class OnnxRuntime:
     def unavailable(model_dir, deploy, device, precision):
         if precision == "fp16":
             return "onnxruntime runs fp32 and int8 models here; for fp16 use paddle (GPU) or openvino"
+        if precision == "bf16":
+            if device == "gpu":
+                return "onnxruntime runs fp32 and int8 models here; bf16 runs on CPU (openvino or paddle)"
+            return ("onnxruntime's CPU provider has no bf16 kernels for this model (it runs fp32 and "
+                    "int8 here); bf16 runs on openvino or paddle")
         missing = missing_package("onnxruntime", "onnx")
         if missing:
             return missing
@@ -147,16 +169,19 @@ class OpenVINORuntime:
     """OpenVINO on the exported ONNX model (it cannot read Paddle 3's ``model.json``).
 
     Compiled once per input shape (static shapes run faster on OpenVINO's CPU plugin than a
-    dynamic model); fp32 is requested explicitly, since OpenVINO may otherwise pick bf16.
+    dynamic model); the precision hint is always set, since OpenVINO otherwise picks bf16 by itself
+    on CPUs with bf16 instructions. bf16 is offered only on those CPUs.
     """
 
     name = "openvino"
-    PRECISION_HINTS = {"fp32": "f32", "fp16": "f16", "int8": "f32"}  # int8 comes from the QDQ model
+    PRECISION_HINTS = {"fp32": "f32", "fp16": "f16", "bf16": "bf16", "int8": "f32"}  # int8: the QDQ model
 
     @staticmethod
     def unavailable(model_dir, deploy, device, precision):
         if device != "cpu":
             return "the openvino backend runs on CPU here"
+        if precision == "bf16" and bf16_unavailable():
+            return bf16_unavailable()
         return missing_package("openvino", "openvino") or _onnx_file(model_dir, deploy, precision)[1]
 
     def __init__(self, model_dir, deploy, device="cpu", precision="fp32", threads=None):
@@ -180,16 +205,18 @@ class OpenVINORuntime:
 
 
 BACKENDS = {runtime.name: runtime for runtime in (PaddleRuntime, OnnxRuntime, OpenVINORuntime)}
-# Measured on CPU (benchmarks/results.md, 512x1024): fp32 onnxruntime ~ OpenVINO, 1.5-2x Paddle Inference;
-# int8 OpenVINO ~1.3x onnxruntime on the same QDQ model.
-FASTEST_FIRST = {"cpu": ("onnxruntime", "openvino", "paddle"), "gpu": ("paddle", "onnxruntime")}
-FASTEST_FIRST_INT8_CPU = ("openvino", "onnxruntime")
+# The order in which backends are tried when nothing was measured on this machine: first the ones
+# that run the exported ONNX model with their own graph compilers, then the Paddle program itself.
+# It is a fallback, not a speed ranking; `paddleseg tune` measures the ranking on the CPU at hand.
+FALLBACK_ORDER = {"cpu": ("onnxruntime", "openvino", "paddle"), "gpu": ("paddle", "onnxruntime")}
+FALLBACK_ORDER_BY_PRECISION = {("cpu", "int8"): ("openvino", "onnxruntime"),
+                               ("cpu", "bf16"): ("openvino", "paddle")}
 
 
 def choose_backend(model_dir, deploy, device="cpu", precision="fp32"):
-    """The first backend, fastest first, that is installed and can run this model and precision."""
+    """The first backend in the fallback order that is installed and can run this model and precision."""
     reasons = []
-    order = FASTEST_FIRST_INT8_CPU if (device, precision) == ("cpu", "int8") else FASTEST_FIRST[device]
+    order = FALLBACK_ORDER_BY_PRECISION.get((device, precision), FALLBACK_ORDER[device])
     for name in order:
         reason = BACKENDS[name].unavailable(model_dir, deploy, device, precision)
         if reason is None:
@@ -198,8 +225,12 @@ def choose_backend(model_dir, deploy, device="cpu", precision="fp32"):
     raise BackendUnavailable(f"no backend can run {precision} on {device}: " + "; ".join(reasons))
 
 
-def create_runtime(model_dir, deploy, backend="auto", device="cpu", precision="fp32", threads=None):
-    """Build the runtime for ``backend`` ("auto" chooses); its ``name`` says which one it is."""
+def create_runtime(model_dir, deploy, backend="auto", device="cpu", precision="fp32", threads=None,
+                   **options):
+    """Build the runtime for ``backend`` ("auto": the first that can run it); its ``name`` says which.
+
+    ``options`` go to the backend's constructor (``PaddleRuntime``'s ``onednn``, ``tensorrt``, ...).
+    """
     if device not in DEVICES:
         raise UserError(f"--device must be one of {DEVICES}, got {device!r}")
     if precision not in PRECISIONS:
@@ -212,4 +243,4 @@ def create_runtime(model_dir, deploy, backend="auto", device="cpu", precision="f
     reason = runtime_class.unavailable(model_dir, deploy, device, precision)
     if reason:
         raise BackendUnavailable(f"--backend {backend}: {reason}")
-    return runtime_class(model_dir, deploy, device=device, precision=precision, threads=threads)
+    return runtime_class(model_dir, deploy, device=device, precision=precision, threads=threads, **options)

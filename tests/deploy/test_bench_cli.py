@@ -1,20 +1,24 @@
-"""``paddleseg bench``: a table and a JSON with the fields; timing values are never asserted."""
+"""``paddleseg bench``: a table and a JSON with the fields, agreement with fp32 on dataset images, skipped
+rows only for missing backends; timing values are never asserted."""
+import importlib.util
 import json
 
 import numpy as np
+import pytest
 
 from paddleseg_liteseg.cli import main
-from paddleseg_liteseg.deploy.bench import gemm_gflops, time_interleaved
+from paddleseg_liteseg.deploy import runtimes
+from paddleseg_liteseg.deploy.bench import benchmark, gemm_gflops, time_interleaved
 
 ROW_FIELDS = {"model", "runtime", "input_shape", "median_ms", "p90_ms", "fps", "gflops_per_s",
-              "fraction_of_gemm", "runs", "vs_reference"}
+              "fraction_of_gemm", "runs", "vs_reference", "agreement"}
 
 
 def test_bench_prints_a_table_and_writes_json(toy_model, tmp_path, capsys):
     target = tmp_path / "bench.json"
     assert main(["bench", "--config", toy_model.config, "--model_path", toy_model.checkpoint,
                  "--input_shape", "1", "3", "128", "256", "--backend", "dygraph", "paddle", "onnxruntime",
-                 "--reference", "--repeats", "2", "--warmup", "1", "--cpu_threads", "1",
+                 "--reference", "--repeats", "2", "--warmup", "1", "--cpu_threads", "1", "--agreement_num", "4",
                  "--save_json", str(target)]) == 0
     output = capsys.readouterr().out
     assert "| model | runtime | median ms |" in output and "GEMM" in output
@@ -26,6 +30,27 @@ def test_bench_prints_a_table_and_writes_json(toy_model, tmp_path, capsys):
     assert {"dygraph fp32", "paddle fp32", "paddle fp32 oneDNN off"} <= runtimes
     for row in result["rows"]:
         assert set(row) == ROW_FIELDS and row["runs"] == 2
+        if "bf16" not in row["runtime"]:
+            assert row["agreement"] >= 0.999, row
+    assert "onnxruntime bf16" in result["skipped"]
+
+
+def test_a_broken_backend_fails_the_benchmark(trained_model, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("this backend is broken")
+    monkeypatch.setattr(runtimes.PaddleRuntime, "__init__", broken)
+    with pytest.raises(RuntimeError, match="this backend is broken"):
+        benchmark(trained_model, (1, 3, 64, 128), runtimes=("paddle",), threads=1, repeats=1, warmup=0)
+
+
+def test_a_missing_backend_is_a_skipped_row(onnx_extra, trained_model, monkeypatch):
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *args: None if name == "openvino" else real_find_spec(name, *args))
+    result = benchmark(trained_model, (1, 3, 64, 128), runtimes=("dygraph", "openvino"), threads=1,
+                       repeats=1, warmup=0)
+    assert [row["runtime"] for row in result["rows"]] == ["dygraph fp32"]
+    assert "pip install 'paddleseg-liteseg[openvino]'" in result["skipped"]["openvino fp32"]
 
 
 def test_rounds_rotate_the_order():

@@ -16,7 +16,7 @@ def test_folder_writes_label_pngs_and_overlays(exported, toy_model, tmp_path, tr
     image_dir = toy_model.root / "leftImg8bit" / "val"
     save_dir = tmp_path / "result"
     assert main(["infer", "--model_dir", exported, "--image_path", str(image_dir),
-                 "--save_dir", str(save_dir), "--batch_size", "2"]) == 0
+                 "--save_dir", str(save_dir), "--batch_size", "2", "--precision", "fp32"]) == 0
     labels = sorted((save_dir / "pseudo_color_prediction").rglob("*.png"))
     overlays = sorted((save_dir / "added_prediction").rglob("*.png"))
     assert len(labels) == len(overlays) == len(val_images)

@@ -1,14 +1,19 @@
-"""Every backend agrees with the dygraph model it was exported from, at two input sizes."""
+"""Every backend agrees with the dygraph model it was exported from, at two input sizes; bf16 where
+the CPU has bf16 instructions; each backend is told its precision."""
 import importlib.util
 
 import cv2
+import numpy as np
 import pytest
 
-from paddleseg_liteseg.deploy import create_runtime, read_deploy_yaml
+from paddleseg_liteseg.deploy import create_runtime, export, read_deploy_yaml
+from paddleseg_liteseg.deploy import runtimes
+from paddleseg_liteseg.deploy.cpu_features import bf16_unavailable
 from paddleseg_liteseg.deploy.runtimes import BackendUnavailable, choose_backend
 
 FP32_AGREEMENT = 0.9999
 INT8_AGREEMENT = 0.99
+BF16_AGREEMENT = 0.99
 
 
 def _installed(module):
@@ -56,13 +61,60 @@ def test_int8_agrees_with_dygraph(backend, onnx_extra, exported, references):
     assert (runtime(batch) == expected).mean() >= INT8_AGREEMENT
 
 
+@pytest.mark.parametrize("backend", [BACKENDS[0], BACKENDS[2]])
+def test_bf16_agrees_with_dygraph(backend, exported, references, request):
+    if bf16_unavailable():
+        pytest.skip(f"bf16: {bf16_unavailable()}")
+    if backend != "paddle":
+        request.getfixturevalue("onnx_extra")
+    runtime = create_runtime(exported, read_deploy_yaml(exported), backend, precision="bf16")
+    batch, expected = references[1.0]
+    assert (runtime(batch) == expected).mean() >= BF16_AGREEMENT
+
+
+@pytest.mark.skipif(not _installed("openvino"), reason="openvino not installed ([openvino] extra)")
+def test_openvino_is_told_its_precision(onnx_extra, exported):
+    """fp32 is asked for explicitly: OpenVINO would pick bf16 by itself on a CPU with bf16."""
+    deploy = read_deploy_yaml(exported)
+    assert create_runtime(exported, deploy, "openvino").config["INFERENCE_PRECISION_HINT"] == "f32"
+    if not bf16_unavailable():
+        assert create_runtime(exported, deploy, "openvino", precision="bf16").config[
+            "INFERENCE_PRECISION_HINT"] == "bf16"
+
+
+def test_paddle_fp32_stays_fp32_and_bf16_is_bf16(trained_model, val_images, helpers, tmp_path):
+    """oneDNN does not pick bf16 by itself: its fp32 logits match oneDNN off to fp32 rounding,
+    while bf16 (where the CPU has it) differs by bf16 rounding."""
+    deploy = export(trained_model, str(tmp_path), [{"type": "Normalize"}], output_op="none")
+    batch = helpers.normalize(val_images[:2])
+    plain = create_runtime(str(tmp_path), deploy, "paddle", threads=1, onednn=False)(batch)
+    scale = np.abs(plain).max()
+    fp32 = create_runtime(str(tmp_path), deploy, "paddle", threads=1)(batch)
+    assert np.abs(fp32 - plain).max() / scale < 1e-4
+    if not bf16_unavailable():
+        bf16 = create_runtime(str(tmp_path), deploy, "paddle", precision="bf16", threads=1)(batch)
+        assert np.abs(bf16 - plain).max() / scale > 1e-3
+
+
+@pytest.mark.parametrize("backend", ["paddle", "openvino"])
+def test_bf16_is_refused_where_the_cpu_lacks_it(backend, exported, monkeypatch):
+    monkeypatch.setattr(runtimes, "bf16_unavailable", lambda: "this CPU has no bf16 instructions")
+    with pytest.raises(BackendUnavailable, match="no bf16 instructions"):
+        create_runtime(exported, read_deploy_yaml(exported), backend, precision="bf16")
+
+
+def test_onnxruntime_says_it_has_no_bf16(exported):
+    with pytest.raises(BackendUnavailable, match="no bf16 kernels"):
+        create_runtime(exported, read_deploy_yaml(exported), "onnxruntime", precision="bf16")
+
+
 def test_paddle_inference_runs_onednn_by_default(exported):
     """oneDNN is on, with the placement pass removed that crashes on the bilinear resize."""
     runtime = create_runtime(exported, read_deploy_yaml(exported), "paddle")
     assert runtime.config.onednn_enabled()
 
 
-def test_auto_prefers_onnxruntime_on_cpu_and_falls_back_to_paddle(onnx_extra, exported):
+def test_fallback_order_is_onnxruntime_then_paddle_on_cpu(onnx_extra, exported):
     deploy = read_deploy_yaml(exported)
     assert choose_backend(exported, deploy) == "onnxruntime"
     int8 = "openvino" if _installed("openvino") else "onnxruntime"

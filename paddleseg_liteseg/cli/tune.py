@@ -1,0 +1,106 @@
+"""``paddleseg tune``: time every runtime of an exported model here, record the fastest that stays correct."""
+
+
+def add_tune_arguments(parser):
+    """The limits and images of a tuning run (``tune`` and ``export --tune``)."""
+    parser.add_argument("--min_agreement", type=float, default=0.99,
+                        help="Smallest share of pixels equal to fp32's a runtime may have (default 0.99).")
+    parser.add_argument("--max_miou_drop", type=float, default=0.5,
+                        help="mIoU points a runtime may lose against fp32, where labels are given (default 0.5).")
+    parser.add_argument("--tune_labels", default=None,
+                        help="A file list of 'image label' lines (relative to the list's folder): images to "
+                             "tune on, with labels for mIoU.")
+    parser.add_argument("--tune_num", type=int, default=16, help="Images to tune on (default 16).")
+    parser.add_argument("--tune_repeats", type=int, default=10, help="Timed rounds (default 10).")
+
+
+def add_arguments(parser):
+    parser.add_argument("--model_dir", required=True, help="A directory written by `paddleseg export`.")
+    parser.add_argument("--image_path", default=None,
+                        help="Images to tune on (an image, a folder or a file list), without labels; "
+                             "or give --tune_labels.")
+    parser.add_argument("--ignore_index", type=int, default=255, help="Label value left out of mIoU.")
+    parser.add_argument("--device", default="cpu", choices=["cpu", "gpu"], help="Device (default cpu).")
+    parser.add_argument("--cpu_threads", type=int, default=None,
+                        help="CPU threads, as `paddleseg infer` will run (default: all cores).")
+    add_tune_arguments(parser)
+
+
+def run(args):
+    from ..deploy.export import read_deploy_yaml
+    from ..errors import UserError
+    from ..image_files import list_images
+
+    if args.tune_labels:
+        pairs = labelled_pairs(args.tune_labels)
+    elif args.image_path:
+        pairs = [(path, None) for path in list_images(args.image_path)[0]]
+    else:
+        raise UserError("give the images to tune on: --image_path or --tune_labels")
+    run_tuning(args, args.model_dir, read_deploy_yaml(args.model_dir), pairs, args.ignore_index)
+
+
+def labelled_pairs(file_list):
+    """(image, label) paths of a file list of 'image label' lines, relative to the list's folder."""
+    import os
+
+    from ..errors import UserError
+
+    if not os.path.isfile(file_list):
+        raise UserError(f"--tune_labels {file_list}: file not found")
+    base = os.path.dirname(file_list)
+    pairs = []
+    with open(file_list) as lines:
+        for number, line in enumerate(lines, 1):
+            paths = line.split()
+            if not paths:
+                continue
+            if len(paths) != 2:
+                raise UserError(f"--tune_labels {file_list}, line {number}: expected 'image label', "
+                                f"got {line.strip()!r}")
+            pairs.append(tuple(os.path.join(base, path) for path in paths))
+    if not pairs:
+        raise UserError(f"--tune_labels {file_list}: an empty file list")
+    return pairs
+
+
+def run_tuning(args, model_dir, deploy, pairs, ignore_index):
+    """Tune ``model_dir`` on ``pairs`` ((image, label or None) paths) with the flags; print the table."""
+    import os
+
+    from ..deploy.tune import TUNING_FILE, format_entry, tune, tuning_samples
+    from ..errors import UserError
+
+    if not 0 <= args.min_agreement <= 1:
+        raise UserError(f"--min_agreement must be between 0 and 1, got {args.min_agreement}")
+    samples = tuning_samples(pairs, deploy["transforms"], args.tune_num)
+    entry = tune(model_dir, deploy, samples, device=getattr(args, "device", None) or "cpu",
+                 threads=getattr(args, "cpu_threads", None), min_agreement=args.min_agreement,
+                 max_miou_drop=args.max_miou_drop / 100, repeats=args.tune_repeats, ignore_index=ignore_index)
+    print(format_entry(entry))
+    print(f"Wrote {os.path.join(model_dir, TUNING_FILE)}")
+
+
+def tune_export(args, builder, model_dir, deploy):
+    """``export --tune``: on --tune_labels, --calib_image_path, or the config's val (else train) dataset."""
+    from ..errors import ConfigError
+    from ..image_files import list_images
+
+    ignore_index = 255
+    if args.tune_labels:
+        pairs = labelled_pairs(args.tune_labels)
+    elif args.calib_image_path:
+        pairs = [(path, None) for path in list_images(args.calib_image_path)[0]]
+    else:
+        pairs = None
+        for name in ("val_dataset", "train_dataset"):
+            try:
+                dataset = getattr(builder, name)
+                pairs, ignore_index = [tuple(pair[:2]) for pair in dataset.file_list], dataset.ignore_index
+                break
+            except Exception:  # PaddleSeg raises many types for a missing or malformed dataset
+                continue
+        if not pairs:
+            raise ConfigError(f"{args.config}: neither val_dataset nor train_dataset gives images to tune "
+                              "on; pass --tune_labels or --calib_image_path")
+    run_tuning(args, model_dir, deploy, pairs, ignore_index)

@@ -1,0 +1,49 @@
+"""What the CPU at hand can run: its model name and instruction-set flags, from ``/proc/cpuinfo``.
+
+bf16 is offered only where the CPU has bf16 instructions (``avx512_bf16`` or AMX's ``amx_bf16``):
+elsewhere runtimes emulate it, slower than fp32. The instruction-set flags also key tuning
+results (``tune.py``), so a model directory copied to another kind of CPU is re-tuned.
+"""
+import platform
+from collections import namedtuple
+
+CPUINFO = "/proc/cpuinfo"
+BF16_FLAGS = ("avx512_bf16", "amx_bf16")
+# Flags that decide which kernels a runtime can use; others (bugs, virtualisation) vary between
+# hosts of the same CPU and would make every copy look like another machine.
+ISA_PREFIXES = ("sse", "ssse", "avx", "amx", "fma", "f16c", "vnni")
+
+CpuInfo = namedtuple("CpuInfo", ["model", "flags"])
+
+
+def read_cpu_info(path=CPUINFO):
+    """The CPU's model name and its instruction-set flags (an empty set where the file is missing)."""
+    model, flags = None, set()
+    try:
+        with open(path) as file:
+            for line in file:
+                key, _, value = line.partition(":")
+                key = key.strip()
+                if key == "model name" and model is None:
+                    model = value.strip()
+                elif key == "flags" and not flags:
+                    flags = set(value.split())
+    except OSError:
+        pass
+    isa = frozenset(flag for flag in flags if flag.startswith(ISA_PREFIXES))
+    return CpuInfo(model or platform.processor() or platform.machine(), isa)
+
+
+def bf16_flags(info=None):
+    """The bf16 instruction sets this CPU has, e.g. ``["avx512_bf16"]``."""
+    info = info or read_cpu_info()
+    return [flag for flag in BF16_FLAGS if flag in info.flags]
+
+
+def bf16_unavailable(info=None):
+    """Why bf16 cannot run fast here, or None where the CPU has bf16 instructions."""
+    info = info or read_cpu_info()
+    if bf16_flags(info):
+        return None
+    return (f"this CPU ({info.model}) has no bf16 instructions ({' or '.join(BF16_FLAGS)}); "
+            "bf16 would be emulated, slower than fp32")

@@ -1,0 +1,56 @@
+"""Which backend and precision ``infer`` runs, and why: forced, tuned on this machine, or by CPU capability.
+
+1. ``--backend`` named: that backend, at ``--precision`` (fp32 when not given).
+2. ``--backend auto`` and no ``--precision``: the choice ``paddleseg tune`` measured for this CPU,
+   thread count and input shape (``tuning.json``); an entry for another machine, thread count or
+   shape is not used, and the reason says so.
+3. Otherwise by capability: bf16 on OpenVINO where the CPU has bf16 instructions and OpenVINO is
+   installed, else fp32 on the first installed backend of the fallback order (``runtimes``).
+"""
+import copy
+from collections import namedtuple
+
+from .cpu_features import bf16_flags, bf16_unavailable
+from .runtimes import BACKENDS, choose_backend, default_threads
+from .tune import tuned_choice, tuning_key
+
+Choice = namedtuple("Choice", ["backend", "precision", "reason"])
+
+
+def choose_runtime(model_dir, deploy, backend="auto", device="cpu", precision=None, threads=None,
+                   input_shape=None):
+    """The ``Choice`` (backend, precision, reason in words) for this model, machine and input shape."""
+    if backend != "auto":
+        return Choice(backend, precision or "fp32", "forced by --backend")
+    if precision is not None:
+        return Choice(choose_backend(model_dir, deploy, device, precision), precision,
+                      "forced --precision, first installed backend that runs it")
+    fixed = deploy.get("input_shape") or []
+    if input_shape is None and fixed and all(isinstance(size, int) and size > 0 for size in fixed):
+        input_shape = fixed
+    not_tuned = "input shape unknown, tuning not consulted"
+    if input_shape is not None:
+        key = tuning_key(device, threads or default_threads(), input_shape)
+        tuned, not_tuned = tuned_choice(model_dir, key)
+        if tuned:
+            cannot = BACKENDS[tuned["backend"]].unavailable(model_dir, deploy, device, tuned["precision"])
+            if not cannot:
+                return Choice(tuned["backend"], tuned["precision"], not_tuned)
+            not_tuned = f"the tuned {tuned['backend']} {tuned['precision']} cannot run now ({cannot})"
+    if device == "cpu" and not bf16_unavailable():
+        if not BACKENDS["openvino"].unavailable(model_dir, deploy, device, "bf16"):
+            return Choice("openvino", "bf16", f"CPU capability: {' and '.join(bf16_flags())}; {not_tuned}")
+        why_fp32 = f"CPU capability: bf16 needs openvino here, which cannot run it; {not_tuned}"
+    elif device == "cpu":
+        why_fp32 = f"CPU capability: no bf16 instructions; {not_tuned}"
+    else:
+        why_fp32 = f"GPU; {not_tuned}"
+    return Choice(choose_backend(model_dir, deploy, device, "fp32"), "fp32", why_fp32)
+
+
+def input_shape_of(transforms, image, batch_size=1):
+    """The N C H W input that ``image`` (BGR) becomes after ``transforms``: what tuning is keyed by."""
+    from paddleseg.deploy.infer import DeployConfig
+
+    compose = DeployConfig.load_transforms(copy.deepcopy(transforms))
+    return [batch_size, *compose({"img": image.astype("float32")})["img"].shape]

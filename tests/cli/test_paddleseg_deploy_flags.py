@@ -1,0 +1,77 @@
+"""PaddleSeg's deploy/python/infer.py flags on ``paddleseg infer``: what each becomes, and a clear
+message for those that cannot apply."""
+import argparse
+
+import pytest
+
+from paddleseg_liteseg.cli import build_parser, paddleseg_deploy_flags
+from paddleseg_liteseg.errors import UserError
+
+
+def _args(tmp_path, *flags, device="cpu"):
+    (tmp_path / "deploy.yaml").write_text("Deploy: {model: model.json, params: model.pdiparams, transforms: []}\n")
+    return build_parser().parse_args(["infer", "--image_path", "x.png", "--device", device, *flags])
+
+
+def test_config_names_the_model_directory_and_mkldnn_selects_paddle(tmp_path):
+    args = _args(tmp_path, "--config", str(tmp_path / "deploy.yaml"), "--enable_mkldnn", "False",
+                 "--use_trt", "False", "--cpu_threads", "3", "--precision", "fp32", "--with_argmax")
+    options, notes = paddleseg_deploy_flags.apply(args)
+    assert args.model_dir == str(tmp_path) and args.backend == "paddle"
+    assert options == {"onednn": False}
+    assert notes == ["--enable_mkldnn: Paddle Inference settings, so the paddle backend runs"]
+
+
+def test_tensorrt_on_cpu_is_refused(tmp_path):
+    args = _args(tmp_path, "--model_dir", str(tmp_path), "--use_trt", "True")
+    with pytest.raises(UserError, match="--use_trt True: TensorRT runs on NVIDIA GPUs, but this run is on cpu"):
+        paddleseg_deploy_flags.apply(args)
+
+
+def test_tensorrt_settings_go_to_paddle_inference_on_gpu(tmp_path):
+    args = _args(tmp_path, "--model_dir", str(tmp_path), "--use_trt", "True", "--min_subgraph_size", "5",
+                 device="gpu")
+    assert paddleseg_deploy_flags.apply(args)[0] == {"tensorrt": True, "min_subgraph_size": 5}
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--min_subgraph_size", "3"], "it needs --use_trt True"),
+    (["--enable_auto_tune", "True"], "--enable_auto_tune True (TensorRT shape collection) is not supported"),
+    (["--auto_tuned_shape_file", "shapes.pbtxt"], "belongs to --enable_auto_tune True"),
+    (["--save_log_path", "log.txt"], "add --benchmark True"),
+    (["--enable_mkldnn", "True", "--backend", "onnxruntime"], "--backend is onnxruntime"),
+])
+def test_flags_that_cannot_apply_are_refused(tmp_path, flags, message):
+    args = _args(tmp_path, "--model_dir", str(tmp_path), *flags)
+    with pytest.raises(UserError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        paddleseg_deploy_flags.apply(args)
+
+
+def test_print_detail_on_another_backend_is_said_so(tmp_path):
+    args = _args(tmp_path, "--model_dir", str(tmp_path), "--print_detail", "True", "--backend", "openvino")
+    options, notes = paddleseg_deploy_flags.apply(args)
+    assert options == {} and "other backends have none" in notes[0]
+    args = _args(tmp_path, "--model_dir", str(tmp_path), "--print_detail", "True", "--backend", "paddle")
+    assert paddleseg_deploy_flags.apply(args)[0] == {"glog": True}
+
+
+def test_config_must_be_a_deploy_yaml_and_agree_with_model_dir(tmp_path):
+    (tmp_path / "other.yml").write_text("")
+    with pytest.raises(UserError, match="reads the deploy.yaml"):
+        paddleseg_deploy_flags.apply(_args(tmp_path, "--config", str(tmp_path / "other.yml")))
+    with pytest.raises(UserError, match="name different models"):
+        paddleseg_deploy_flags.apply(_args(tmp_path, "--config", str(tmp_path / "deploy.yaml"),
+                                           "--model_dir", str(tmp_path / "elsewhere")))
+    with pytest.raises(UserError, match="give --model_dir DIR"):
+        paddleseg_deploy_flags.apply(_args(tmp_path))
+
+
+def test_booleans_are_paddleseg_true_or_false():
+    assert paddleseg_deploy_flags.true_or_false("True") is True
+    assert paddleseg_deploy_flags.true_or_false("false") is False
+    with pytest.raises(ValueError):
+        paddleseg_deploy_flags.true_or_false("yes")
+    parser = argparse.ArgumentParser()
+    paddleseg_deploy_flags.add_arguments(parser)
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--enable_mkldnn", "maybe"])

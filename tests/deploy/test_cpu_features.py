@@ -1,0 +1,37 @@
+"""CPU capabilities from /proc/cpuinfo: the model name, the instruction-set flags, whether bf16 runs."""
+from paddleseg_liteseg.deploy.cpu_features import bf16_flags, bf16_unavailable, read_cpu_info
+
+CPUINFO = """processor\t: 0
+model name\t: Intel(R) Xeon(R) Example 1234
+flags\t\t: fpu sse sse2 ssse3 avx avx2 fma avx512f avx512_vnni {extra} hypervisor arch_perfmon
+bugs\t\t: spectre_v1
+
+processor\t: 1
+model name\t: Intel(R) Xeon(R) Example 1234
+flags\t\t: fpu sse sse2 ssse3 avx avx2 fma avx512f avx512_vnni {extra} hypervisor arch_perfmon
+"""
+
+
+def _cpuinfo(tmp_path, extra=""):
+    path = tmp_path / "cpuinfo"
+    path.write_text(CPUINFO.format(extra=extra))
+    return str(path)
+
+
+def test_reads_the_model_and_only_instruction_set_flags(tmp_path):
+    info = read_cpu_info(_cpuinfo(tmp_path, "avx512_bf16 amx_bf16 amx_int8"))
+    assert info.model == "Intel(R) Xeon(R) Example 1234"
+    assert {"avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_int8", "sse2", "fma"} <= info.flags
+    assert not {"hypervisor", "arch_perfmon", "fpu", "spectre_v1"} & info.flags
+    assert bf16_flags(info) == ["avx512_bf16", "amx_bf16"] and bf16_unavailable(info) is None
+
+
+def test_bf16_is_refused_without_bf16_instructions(tmp_path):
+    info = read_cpu_info(_cpuinfo(tmp_path))
+    reason = bf16_unavailable(info)
+    assert "Example 1234" in reason and "avx512_bf16 or amx_bf16" in reason
+
+
+def test_a_machine_without_cpuinfo_has_no_flags(tmp_path):
+    info = read_cpu_info(str(tmp_path / "missing"))
+    assert info.flags == frozenset() and info.model and bf16_unavailable(info)
