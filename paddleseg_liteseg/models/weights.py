@@ -64,12 +64,7 @@ def convert_official(state_dict, source="checkpoint"):
                 raise CheckpointError(f"{source}: {key} = {np.asarray(value)}; LiteSeg assumes "
                                       "PaddleSeg's frozen constant 1.0 there")
             continue
-        for pattern, replacement in OFFICIAL_KEY_MAP:
-            new_key, matched = re.subn(pattern, replacement, key)
-            if matched:
-                converted[new_key] = value
-                break
-        else:
+        if not _rename(key, value, OFFICIAL_KEY_MAP, converted):
             unknown.append(key)
     if unknown:
         raise CheckpointError(f"{source} has keys that are not part of PaddleSeg's PP-LiteSeg: "
@@ -89,20 +84,24 @@ def convert_to_official(state_dict, source="checkpoint"):
         if attention is None or attention.shape[1] != SPATIAL_ATTENTION_INPUTS:
             raise CheckpointError(f"{source}: decoder.fusions.{index} does not use UAFM's spatial attention, "
                                   "the only one PaddleSeg's PPLiteSeg layout holds")
-    converted, unknown = {}, []
-    for key, value in state_dict.items():
-        for pattern, replacement in PLUGIN_KEY_MAP:
-            new_key, matched = re.subn(pattern, replacement, key)
-            if matched:
-                converted[new_key] = value
-                break
-        else:
-            unknown.append(key)
+    converted = {}
+    unknown = [key for key, value in state_dict.items() if not _rename(key, value, PLUGIN_KEY_MAP, converted)]
     if unknown:
         raise CheckpointError(f"{source} has keys that PaddleSeg's PP-LiteSeg does not have: "
                               f"{_listing(unknown)}")
     converted.update({f"ppseg_head.arm_list.{index}._scale": np.ones([1], "float32") for index in fusions})
     return converted
+
+
+def _rename(key, value, key_map, converted):
+    """Put ``value`` into ``converted`` under the first renaming of ``key`` by ``key_map``
+    ((pattern, replacement) pairs); False where no pattern matches."""
+    for pattern, replacement in key_map:
+        new_key, matched = re.subn(pattern, replacement, key)
+        if matched:
+            converted[new_key] = value
+            return True
+    return False
 
 
 def read_checkpoint(path, convert=True):

@@ -6,7 +6,7 @@ import pytest
 from PIL import Image
 
 from paddleseg_liteseg.cli import main
-from paddleseg_liteseg.datasets.toy import make_toy_dataset
+from paddleseg_liteseg.datasets.toy import CLASS_NAMES, make_toy_dataset
 from toy_training import TOY_CONFIG, toy_opts
 
 
@@ -36,9 +36,9 @@ def test_clean_data_passes_and_shows_each_class_pixels(toy_root, capsys):
     assert train_lines[0] == "train_dataset: checked all 8 samples: no problems"
     assert val_lines[0] == "val_dataset: checked all 3 samples: no problems"
     for lines, file_list in ((train_lines, "train.txt"), (val_lines, "val.txt")):
-        rows = [line.split() for line in lines[2:]]
-        assert {int(row[0]): int(row[2] if row[1] == "(ignored)" else row[1]) for row in rows} == \
-            label_pixels(toy_root, file_list)
+        rows = [line.split() for line in lines[2:]]  # class, its name (or "(ignored)"), pixels, share, bar
+        assert {int(row[0]): int(row[2]) for row in rows} == label_pixels(toy_root, file_list)
+        assert {int(row[0]): row[1] for row in rows} == {**dict(enumerate(CLASS_NAMES[:5])), 255: "(ignored)"}
 
 
 def test_broken_files_are_reported_by_kind_and_path(toy_root, capsys):

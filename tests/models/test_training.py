@@ -28,7 +28,7 @@ def test_deep_supervision_with_ohem_loss_decreases():
                                           parameters=model.parameters(), weight_decay=5e-4)
     images, labels = _batch()
     losses = []
-    for _ in range(12):
+    for _ in range(20):  # OHEM's loss is noisy step to step: enough steps for a clear trend
         loss = paddle.add_n([loss_fn(logit, labels) for logit in model(images)])
         loss.backward()
         optimizer.step()
