@@ -122,10 +122,13 @@ def prepare_cityscapes(root, num_workers=1, overwrite=False):
     tasks = [(source, target, overwrite) for split in samples for _, source, target in samples[split]]
     with tqdm(total=len(tasks), desc="labelTrainIds", disable=None) as progress:
         if num_workers > 1:
-            # spawned, not forked: a fork of a process running runtime thread pools can crash
-            with multiprocessing.get_context("spawn").Pool(num_workers) as pool:
+            with multiprocessing.Pool(num_workers) as pool:
                 for _ in pool.imap_unordered(convert, tasks, chunksize=8):
                     progress.update()
+                # Let the workers exit by themselves: the pool's exit would kill them (SIGTERM), which
+                # Paddle's signal handler in each worker prints as a fatal error.
+                pool.close()
+                pool.join()
         else:
             for task in tasks:
                 convert(task)

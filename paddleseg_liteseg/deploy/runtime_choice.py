@@ -1,7 +1,7 @@
 """Which backend and precision ``infer`` runs, and why: forced, tuned on this machine, or by CPU capability.
 
-1. ``--backend`` named: that backend, at ``--precision`` (fp32 when not given).
-2. ``--backend auto`` and no ``--precision``: the choice ``paddleseg tune`` measured for this CPU,
+1. A backend given: that backend, at the precision given (fp32 when none is).
+2. Backend "auto" and no precision given: the choice ``paddleseg tune`` measured for this CPU,
    thread count and input shape (``tuning.json``); an entry for another machine, thread count or
    shape is not used, and the reason says so.
 3. Otherwise by capability: bf16 on OpenVINO where the CPU has bf16 instructions and OpenVINO is
@@ -21,10 +21,10 @@ def choose_runtime(model_dir, deploy, backend="auto", device="cpu", precision=No
                    input_shape=None):
     """The ``Choice`` (backend, precision, reason in words) for this model, machine and input shape."""
     if backend != "auto":
-        return Choice(backend, precision or "fp32", "forced by --backend")
+        return Choice(backend, precision or "fp32", "backend given")
     if precision is not None:
         return Choice(choose_backend(model_dir, deploy, device, precision), precision,
-                      "forced --precision, first installed backend that runs it")
+                      "precision given; the first installed backend that runs it")
     fixed = deploy.get("input_shape") or []
     if input_shape is None and fixed and all(isinstance(size, int) and size > 0 for size in fixed):
         input_shape = fixed

@@ -13,7 +13,7 @@ def test_a_tipc_line_runs_and_prints_the_benchmark_summary(exported, toy_model, 
                  "--save_dir", str(tmp_path / "out"), "--benchmark", "True", "--model_name", "pp_liteseg_toy",
                  "--save_log_path", str(log), "--with_argmax", "--print_detail", "False"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0] == "Backend: paddle (cpu, fp32), forced by --backend"
+    assert lines[0] == "Backend: paddle (cpu, fp32), backend given"
     assert "the paddle backend runs" in lines[1]
     assert re.fullmatch(r"Speed: 20 images, model \d+\.\d ms/image \(median\), \d+\.\d images/s end to end",
                         lines[-1])

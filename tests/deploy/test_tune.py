@@ -95,10 +95,10 @@ def test_without_tuning_a_bf16_cpu_runs_openvino_bf16(tmp_path, monkeypatch):
 
 
 def test_forced_backend_and_precision_are_said_so(tmp_path):
-    assert choose_runtime(str(tmp_path), DEPLOY, backend="paddle") == ("paddle", "fp32", "forced by --backend")
+    assert choose_runtime(str(tmp_path), DEPLOY, backend="paddle") == ("paddle", "fp32", "backend given")
     forced = choose_runtime(str(tmp_path), {k: v for k, v in DEPLOY.items() if not k.startswith("onnx")},
                             precision="fp32")
-    assert forced.backend == "paddle" and forced.reason.startswith("forced --precision")
+    assert forced.backend == "paddle" and forced.reason.startswith("precision given")
 
 
 def test_tune_writes_the_choice_and_infer_runs_it(onnx_extra, exported, toy_model, tmp_path, capsys):
