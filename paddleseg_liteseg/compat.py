@@ -27,8 +27,8 @@ Call ``apply()`` before anything does ``from paddleseg... import <patched name>`
 Safe weights loading (``paddle.load`` through ``safe_load``) is installed on every version and
 whatever the environment says: it is a guard, not a fix.
 
-``atomic_saves()`` is the one scoped patch: ``paddle.save`` writes whole files or none, for the
-duration of a training run.
+``patched()`` installs a patch for the duration of a block only: ``atomic_saves()`` (``paddle.save``
+writes whole files or none during a training run) and the evaluation reports' hooks use it.
 """
 import ast
 import contextlib
@@ -43,7 +43,7 @@ from collections import namedtuple
 import paddle
 import paddle.nn.functional as F
 
-__all__ = ['apply', 'applied', 'is_affected', 'atomic_saves', 'ORIGINALS', 'FIXES', 'DISABLE_ENV',
+__all__ = ['apply', 'applied', 'is_affected', 'atomic_saves', 'patched', 'ORIGINALS', 'FIXES', 'DISABLE_ENV',
            'CompatWarning']
 
 DISABLE_ENV = 'PADDLESEG_LITESEG_NO_COMPAT'
@@ -412,9 +412,21 @@ def _silence_noise():
 
 
 # ---------------------------------------------------------------------------
+# Scoped patches: in place only within a block. The plugin's features that hook into PaddleSeg's
+# trainer and evaluator (atomic checkpoints here, evaluation reports in ``evaluation``) go through it.
+@contextlib.contextmanager
+def patched(owner, attr, replacement):
+    """Within the block, ``owner.attr`` is ``replacement``; the original is put back after it."""
+    original = getattr(owner, attr)
+    setattr(owner, attr, replacement)
+    try:
+        yield original
+    finally:
+        setattr(owner, attr, original)
+
+
 # paddle.save during training: PaddleSeg writes checkpoints in place, so a job killed mid-write
 # leaves a truncated file that resuming then fails on (scoped: see checkpoints.py).
-@contextlib.contextmanager
 def atomic_saves():
     """Within the block, ``paddle.save(obj, path)`` writes ``path.partial`` and renames it to
     ``path`` (atomic on POSIX): a file either exists whole or not at all."""
@@ -427,11 +439,7 @@ def atomic_saves():
         save(obj, partial, *args, **kwargs)
         os.replace(partial, path)
 
-    paddle.save = atomic_save
-    try:
-        yield
-    finally:
-        paddle.save = save
+    return patched(paddle, 'save', atomic_save)
 
 
 # name -> Fix(one-line reason, needed(), install()); needed() reads versions and PaddleSeg's unpatched code.

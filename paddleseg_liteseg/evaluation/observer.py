@@ -18,6 +18,7 @@ from typing import Optional
 
 import numpy as np
 
+from ..compat import patched
 from .confusion import confusion_matrix, image_scores
 
 PREVIEW_IMAGES = 4  # the first val images, shown at every evaluation in VisualDL
@@ -142,11 +143,8 @@ def observe_evaluation(dataset, worst_k=8, preview_count=PREVIEW_IMAGES):
         record.add(pred.numpy(), label.numpy())
         return result
 
-    metrics.calculate_area = observed_calculate_area
-    try:
+    with patched(metrics, "calculate_area", observed_calculate_area):
         yield record
-    finally:
-        metrics.calculate_area = calculate_area
 
 
 def image_stem(kept_or_score):

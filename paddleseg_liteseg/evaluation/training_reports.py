@@ -11,6 +11,7 @@ import importlib
 import os
 import shutil
 
+from ..compat import patched
 from .panels import class_colours
 from .reporting import evaluate_and_report
 
@@ -66,10 +67,9 @@ def training_reports(save_dir, model, iterations, worst_k=8, use_vdl=False, run=
                 log.add(evaluation, report_dir, class_colours(palette(dataset), dataset.ignore_index), iteration)
         return evaluation.result
 
-    train_module.evaluate = reported_evaluate
     try:
-        yield
+        with patched(train_module, "evaluate", reported_evaluate):
+            yield
     finally:
-        train_module.evaluate = evaluate
         if log is not None:
             log.close()
