@@ -1,4 +1,5 @@
 """Shared fixtures."""
+import signal
 from types import SimpleNamespace
 
 import paddle
@@ -8,6 +9,16 @@ import paddleseg_liteseg  # noqa: F401  (registers the plugin, applies the Paddl
 from recipe_cache import cached_directory
 from reference_models import build_official
 from toy_training import toy_config, toy_trained_recipe, train_toy, write_config
+
+
+@pytest.fixture(autouse=True)
+def default_sigchld_handling():
+    """Each test leaves SIGCHLD as a fresh process has it. Paddle's multi-process DataLoader installs
+    a process-wide SIGCHLD handler that inspects its workers whenever any child process exits; left
+    in place by one test, it ran in every later test that started a process, and the suite's
+    process died in one of them (SIGSEGV)."""
+    yield
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
 
 
 @pytest.fixture(scope="session")
