@@ -4,6 +4,9 @@ import re
 
 from ..errors import UserError
 
+# The export arguments that library messages about a missing model file name, as export's flags.
+EXPORT_FLAGS = {"onnx=True, int8=True": "`paddleseg export --onnx --int8`", "onnx=True": "`paddleseg export --onnx`"}
+
 
 @contextlib.contextmanager
 def in_flag_terms(values=None, names=None):

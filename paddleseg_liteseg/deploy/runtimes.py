@@ -39,8 +39,8 @@ def _onnx_file(model_dir, deploy, precision):
     """The ONNX model for ``precision``, or None with the reason."""
     key = ONNX_INT8_KEY if precision == "int8" else "onnx"
     if key not in deploy:
-        how = "--onnx --int8" if precision == "int8" else "--onnx"
-        return None, f"{model_dir} has no {key} model: export with `paddleseg export {how}`"
+        how = "onnx=True, int8=True" if precision == "int8" else "onnx=True"
+        return None, f"{model_dir} has no {key} model: export it with {how}"
     return os.path.join(model_dir, deploy[key]), None
 
 
@@ -232,15 +232,15 @@ def create_runtime(model_dir, deploy, backend="auto", device="cpu", precision="f
     ``options`` go to the backend's constructor (``PaddleRuntime``'s ``onednn``, ``tensorrt``, ...).
     """
     if device not in DEVICES:
-        raise UserError(f"--device must be one of {DEVICES}, got {device!r}")
+        raise UserError(f"device must be one of {DEVICES}, got {device!r}")
     if precision not in PRECISIONS:
-        raise UserError(f"--precision must be one of {PRECISIONS}, got {precision!r}")
+        raise UserError(f"precision must be one of {PRECISIONS}, got {precision!r}")
     if backend == "auto":
         backend = choose_backend(model_dir, deploy, device, precision)
     if backend not in BACKENDS:
-        raise UserError(f"--backend must be auto or one of {sorted(BACKENDS)}, got {backend!r}")
+        raise UserError(f"backend must be auto or one of {sorted(BACKENDS)}, got {backend!r}")
     runtime_class = BACKENDS[backend]
     reason = runtime_class.unavailable(model_dir, deploy, device, precision)
     if reason:
-        raise BackendUnavailable(f"--backend {backend}: {reason}")
+        raise BackendUnavailable(f"{backend}: {reason}")
     return runtime_class(model_dir, deploy, device=device, precision=precision, threads=threads, **options)

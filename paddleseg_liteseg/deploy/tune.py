@@ -17,9 +17,9 @@ import statistics
 from collections import namedtuple
 
 import numpy as np
-import paddle
 
 from ..errors import UserError
+from ..evaluation.confusion import mean_iou
 from ..image_files import read_image
 from .bench import time_interleaved
 from .cpu_features import read_cpu_info
@@ -53,10 +53,14 @@ def tuning_samples(pairs, transforms, count=TUNING_IMAGES):
     compose = DeployConfig.load_transforms(copy.deepcopy(transforms))
     samples = []
     for image_path, label_path in spread(pairs, count):
-        data = compose({"img": read_image(image_path).astype("float32")})
+        image = read_image(image_path)
+        data = compose({"img": image.astype("float32")})
         label = np.asarray(Image.open(label_path)) if label_path else None
         if label is not None and label.ndim != 2:
             raise UserError(f"{label_path}: a label must be a single-channel image")
+        if label is not None and label.shape != image.shape[:2]:
+            raise UserError(f"{label_path}: a label of {label.shape[1]}x{label.shape[0]} for an image of "
+                            f"{image.shape[1]}x{image.shape[0]} ({image_path})")
         samples.append(Sample(data["img"], data["trans_info"], label))
     return samples
 
@@ -115,20 +119,6 @@ def _cycling(runtime, batches):
     """A callable running ``runtime`` on ``batches`` in turn, one per call."""
     batches = itertools.cycle(batches)
     return lambda: runtime(next(batches))
-
-
-def mean_iou(predictions, labels, num_classes, ignore_index=255):
-    """PaddleSeg's mIoU over images of any sizes (areas summed over all of them)."""
-    from paddleseg.utils import metrics
-
-    areas = [0, 0, 0]
-    for prediction, label in zip(predictions, labels):
-        if prediction.shape != label.shape:
-            raise UserError(f"a label of shape {label.shape} does not match its image {prediction.shape}")
-        found = metrics.calculate_area(paddle.to_tensor(prediction.astype("int64")),
-                                       paddle.to_tensor(label.astype("int64")), num_classes, ignore_index)
-        areas = [total + area for total, area in zip(areas, found)]
-    return float(metrics.mean_iou(*areas)[1])
 
 
 def pick(rows, min_agreement=MIN_AGREEMENT, max_miou_drop=MAX_MIOU_DROP):

@@ -40,3 +40,15 @@ def image_scores(matrix):
         return float("nan"), float("nan")
     present = union > 0
     return float(np.mean(intersect[present] / union[present])), float(intersect.sum() / total)
+
+
+def mean_iou(predictions, labels, num_classes, ignore_index):
+    """PaddleSeg's mIoU of label maps over images of any sizes (their confusion matrices summed)."""
+    from paddleseg.utils import metrics
+
+    total = np.zeros((num_classes, num_classes), np.int64)
+    for prediction, label in zip(predictions, labels):
+        if np.shape(prediction) != np.shape(label):
+            raise ValueError(f"a label of shape {np.shape(label)} does not match its prediction {np.shape(prediction)}")
+        total += confusion_matrix(prediction, label, num_classes, ignore_index)
+    return float(metrics.mean_iou(*areas(total))[1])

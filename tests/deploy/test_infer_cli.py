@@ -119,3 +119,18 @@ def test_a_missing_image_path_names_the_flag(camvid_export, tmp_path, capsys):
     missing = tmp_path / "nothing_here"
     assert main(["infer", "--model_dir", camvid_export, "--image_path", str(missing)]) == 1
     assert capsys.readouterr().err.strip() == f"paddleseg infer: error: --image_path {missing}: no such file or folder"
+
+
+def test_int8_of_a_model_without_an_int8_file_names_the_export_flags(exported, tmp_path, capsys):
+    model_dir = tmp_path / "no_int8"
+    model_dir.mkdir()
+    for name in os.listdir(exported):
+        os.symlink(os.path.join(exported, name), model_dir / name)
+    os.unlink(model_dir / "deploy.yaml")
+    text = open(os.path.join(exported, "deploy.yaml")).read()
+    (model_dir / "deploy.yaml").write_text("\n".join(line for line in text.splitlines() if "onnx_int8" not in line))
+    cv2.imwrite(str(tmp_path / "a.png"), np.zeros((32, 64, 3), np.uint8))
+    assert main(["infer", "--model_dir", str(model_dir), "--image_path", str(tmp_path / "a.png"),
+                 "--save_dir", str(tmp_path / "out"), "--precision", "int8", "--backend", "onnxruntime"]) != 0
+    error = capsys.readouterr().err
+    assert f"onnxruntime: {model_dir} has no onnx_int8 model: export it with `paddleseg export --onnx --int8`" in error

@@ -133,5 +133,5 @@ def test_missing_runtime_names_the_extra(onnx_extra, exported, monkeypatch):
 
 def test_int8_without_an_int8_model_says_how_to_export_one(onnx_extra, exported):
     deploy = {key: value for key, value in read_deploy_yaml(exported).items() if key != "onnx_int8"}
-    with pytest.raises(BackendUnavailable, match="--int8"):
+    with pytest.raises(BackendUnavailable, match="int8=True"):
         create_runtime(exported, deploy, "onnxruntime", precision="int8")

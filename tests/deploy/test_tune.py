@@ -5,12 +5,15 @@ import json
 import re
 import shutil
 
+import cv2
+import numpy as np
 import pytest
 
 from paddleseg_liteseg.cli import main
 from paddleseg_liteseg.deploy import runtime_choice, runtimes
 from paddleseg_liteseg.deploy.runtime_choice import choose_runtime
-from paddleseg_liteseg.deploy.tune import TUNING_FILE, pick, tuning_key
+from paddleseg_liteseg.deploy.tune import TUNING_FILE, pick, tuning_key, tuning_samples
+from paddleseg_liteseg.errors import UserError
 
 SPEED_LINE = re.compile(r"^Speed: (\d+) images, model \d+\.\d ms/image \(median\), \d+\.\d images/s end to end$",
                         re.MULTILINE)
@@ -99,6 +102,13 @@ def test_forced_backend_and_precision_are_said_so(tmp_path):
     forced = choose_runtime(str(tmp_path), {k: v for k, v in DEPLOY.items() if not k.startswith("onnx")},
                             precision="fp32")
     assert forced.backend == "paddle" and forced.reason.startswith("precision given")
+
+
+def test_a_label_of_another_size_than_its_image_names_both(tmp_path):
+    cv2.imwrite(str(tmp_path / "a.png"), np.zeros((20, 30, 3), np.uint8))
+    cv2.imwrite(str(tmp_path / "a_label.png"), np.zeros((10, 30), np.uint8))
+    with pytest.raises(UserError, match=r"a_label.png: a label of 30x10 for an image of 30x20 \(.*a.png\)"):
+        tuning_samples([(str(tmp_path / "a.png"), str(tmp_path / "a_label.png"))], [{"type": "Normalize"}])
 
 
 def test_tune_writes_the_choice_and_infer_runs_it(onnx_extra, exported, toy_model, tmp_path, capsys):

@@ -4,7 +4,7 @@ import paddle
 import pytest
 from paddleseg.utils import metrics
 
-from paddleseg_liteseg.evaluation.confusion import areas, confusion_matrix, image_scores
+from paddleseg_liteseg.evaluation.confusion import areas, confusion_matrix, image_scores, mean_iou
 
 
 def test_counts_each_ground_truth_and_prediction_pair_and_skips_ignored_pixels():
@@ -39,3 +39,17 @@ def test_image_scores_average_the_classes_present():
     miou, accuracy = image_scores(matrix)
     assert miou == pytest.approx((1 / 2 + 2 / 3) / 2) and accuracy == pytest.approx(3 / 4)
     assert all(np.isnan(image_scores(np.zeros((3, 3)))))
+
+
+def test_mean_iou_over_images_of_two_sizes_is_paddlesegs_over_their_summed_areas():
+    rng = np.random.default_rng(1)
+    labels = [rng.integers(0, 3, (8, 12)), rng.integers(0, 3, (5, 7))]
+    preds = [rng.integers(0, 3, (8, 12)), rng.integers(0, 3, (5, 7))]
+    labels[1][0] = 255
+    found = [metrics.calculate_area(paddle.to_tensor(p), paddle.to_tensor(l), 3, ignore_index=255)
+             for p, l in zip(preds, labels)]
+    summed = [sum(area[i] for area in found) for i in range(3)]
+    assert mean_iou(preds, labels, 3, 255) == pytest.approx(metrics.mean_iou(*summed)[1])
+    assert mean_iou(labels, labels, 3, 255) == 1.0
+    with pytest.raises(ValueError, match=r"\(5, 7\) does not match"):
+        mean_iou(preds[:1], labels[1:], 3, 255)
