@@ -34,8 +34,9 @@ import paddleseg_liteseg
 from paddleseg_liteseg.datasets import toy
 from paddleseg_liteseg.datasets.file_lists import list_line
 from paddleseg_liteseg.deploy import create_runtime, export
-from paddleseg_liteseg.deploy.bench import GEMM_SIZE, benchmark
+from paddleseg_liteseg.deploy.bench import benchmark
 from paddleseg_liteseg.deploy.cpu_features import read_cpu_info
+from paddleseg_liteseg.deploy.gemm_rates import GEMM_SIZE
 from paddleseg_liteseg.deploy.export import ONNX_INT8_KEY
 from paddleseg_liteseg.deploy.quantize import INT8_FILE, calibration_images, quantize_onnx, spread
 from paddleseg_liteseg.deploy.runtimes import BackendUnavailable
@@ -272,10 +273,11 @@ def write_markdown(results, path):
                       f"{run['machine']['gemm_gflops']} GFLOP/s; model: "
                       f"{run['models']['plugin']['params'] / 1e6:.2f} M params, "
                       f"{run['models']['plugin']['gflops']} GFLOPs", "",
-                      "| model | runtime | median ms | p90 ms | FPS | GFLOP/s | of GEMM | agreement (toy val) "
-                      "| vs reference |", "|---|---|---|---|---|---|---|---|---|"]
+                      "| model | runtime | median ms | p90 ms | FPS | GFLOP/s | of fp32 GEMM | its GEMM GFLOP/s "
+                      "| of its GEMM | agreement (toy val) | vs reference |", "|---|---|---|---|---|---|---|---|---|---|---|"]
             lines += [f"| {r['model']} | {r['runtime']} | {r['median_ms']} | {r['p90_ms']} | {r['fps']} | "
-                      f"{r['gflops_per_s']} | {r['fraction_of_gemm']} | {_cell(r.get('agreement'))} | "
+                      f"{r['gflops_per_s']} | {r['fraction_of_gemm']} | {_cell(r.get('own_gemm_gflops'))} | "
+                      f"{_cell(r.get('fraction_of_own_gemm'))} | {_cell(r.get('agreement'))} | "
                       f"{r['vs_reference']} |" for r in run["rows"]]
             lines += [f"skipped {name}: {reason}" for name, reason in run["skipped"].items()]
     for variant, rows in results["quality"].items():

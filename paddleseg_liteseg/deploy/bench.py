@@ -17,7 +17,8 @@ TensorRT, batch 1, fp32, inputs 1x3x512x1024 and 1x3x768x1536, model compute onl
 
 FLOPs are paddle.flops' multiply-accumulates (MACs) x 2. Achieved GFLOP/s divided by the fp32
 GEMM rate measured here with the same thread count (the better of a measurement before and one
-after the timed rounds) says how close a runtime gets to the machine.
+after the timed rounds) says how close a runtime gets to the machine; divided by the GEMM rate of
+the same backend at the same precision (``gemm_rates``), how close it gets to its own kernels.
 """
 import contextlib
 import copy
@@ -25,8 +26,6 @@ import io
 import json
 import os
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 
@@ -35,51 +34,13 @@ import numpy as np
 import paddle
 
 from .export import ONNX_INT8_KEY, export
+from .gemm_rates import GEMM_SIZE, gemm_gflops, runtime_gemm_rates
 from .quantize import INT8_FILE, quantize_onnx
 from .reference import official_twin, same_function
 from .runtimes import BackendUnavailable, create_runtime, default_threads, missing_package
 
 RUNTIMES = ("dygraph", "paddle", "onnxruntime", "openvino")
 ONNX_RUNTIMES = ("onnxruntime", "openvino")
-GEMM_SIZE = 2048
-
-
-def gemm_gflops(threads, size=GEMM_SIZE, repeats=5, device="cpu"):
-    """Best fp32 matrix-multiply rate (GFLOP/s): numpy's BLAS with ``threads`` threads, or the GPU's.
-
-    On CPU it runs in a child process, where the BLAS thread count can be set before numpy loads.
-    """
-    if device == "gpu":
-        a, b = (paddle.randn([size, size]) for _ in range(2))
-
-        def multiply():
-            paddle.matmul(a, b)
-            paddle.device.synchronize()
-        multiply()
-        best = min(_seconds(multiply) for _ in range(repeats))
-        return 2 * size ** 3 / best / 1e9
-    env = dict(os.environ, **{name: str(threads) for name in BLAS_THREAD_VARIABLES})
-    result = subprocess.run([sys.executable, "-c", GEMM_SCRIPT, str(size), str(repeats)],
-                            env=env, capture_output=True, text=True, check=True)
-    return float(result.stdout)
-
-
-BLAS_THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
-GEMM_SCRIPT = """
-import sys, time
-import numpy as np
-size, repeats = int(sys.argv[1]), int(sys.argv[2])
-a, b = (np.random.default_rng(0).standard_normal((size, size), dtype=np.float32) for _ in range(2))
-np.matmul(a, b)
-best = float("inf")
-for _ in range(repeats):
-    start = time.perf_counter()
-    np.matmul(a, b)
-    best = min(best, time.perf_counter() - start)
-print(2 * size ** 3 / best / 1e9)
-"""
-
-
 def complexity(model, input_shape):
     """(trainable parameters, GFLOPs) of ``model`` at ``input_shape``; FLOPs = 2 x paddle.flops' MACs.
 
@@ -218,6 +179,8 @@ def benchmark(model, input_shape=(1, 3, 512, 1024), runtimes=RUNTIMES, reference
     times = time_interleaved({key: (lambda runtime=runtime: runtime(batch))
                               for key, runtime in all_runtimes.items()}, repeats, warmup)
     gemm = max(gemm_before, gemm_gflops(threads, device=device))  # the machine's best, before or after
+    own_gemm = runtime_gemm_rates({label for _, label in all_runtimes}, threads, work_dir=work_dir) \
+        if device == "cpu" else {}
     rows = []
     for (model_name, label), seconds in times.items():
         median = statistics.median(seconds)
@@ -229,6 +192,9 @@ def benchmark(model, input_shape=(1, 3, 512, 1024), runtimes=RUNTIMES, reference
             "fps": round(input_shape[0] / median, 2),
             "gflops_per_s": round(achieved, 1), "fraction_of_gemm": round(achieved / gemm, 3),
             "runs": len(seconds)})
+        if label in own_gemm:
+            rows[-1]["own_gemm_gflops"] = round(own_gemm[label], 1)
+            rows[-1]["fraction_of_own_gemm"] = round(achieved / own_gemm[label], 3)
         if agreements:
             rows[-1]["agreement"] = round(agreements[(model_name, label)], 5)
     if reference:
@@ -243,7 +209,8 @@ def benchmark(model, input_shape=(1, 3, 512, 1024), runtimes=RUNTIMES, reference
 
 COLUMNS = [("model", "model"), ("runtime", "runtime"), ("median_ms", "median ms"),
            ("p90_ms", "p90 ms"), ("fps", "FPS"), ("gflops_per_s", "GFLOP/s"),
-           ("fraction_of_gemm", "of GEMM"), ("agreement", "agreement with fp32"),
+           ("fraction_of_gemm", "of fp32 GEMM"), ("own_gemm_gflops", "its GEMM GFLOP/s"),
+           ("fraction_of_own_gemm", "of its GEMM"), ("agreement", "agreement with fp32"),
            ("vs_reference", "vs reference")]
 
 

@@ -8,10 +8,12 @@ import pytest
 
 from paddleseg_liteseg.cli import main
 from paddleseg_liteseg.deploy import runtimes
-from paddleseg_liteseg.deploy.bench import benchmark, gemm_gflops, time_interleaved
+from paddleseg_liteseg.deploy.bench import benchmark, time_interleaved
+from paddleseg_liteseg.deploy.gemm_rates import gemm_gflops, runtime_gemm_rates
 
 ROW_FIELDS = {"model", "runtime", "input_shape", "median_ms", "p90_ms", "fps", "gflops_per_s",
               "fraction_of_gemm", "runs", "vs_reference", "agreement"}
+OWN_GEMM_FIELDS = {"own_gemm_gflops", "fraction_of_own_gemm"}  # rows of a backend at a precision
 
 
 def test_bench_prints_a_table_and_writes_json(toy_model, tmp_path, capsys):
@@ -29,7 +31,10 @@ def test_bench_prints_a_table_and_writes_json(toy_model, tmp_path, capsys):
     runtimes = {row["runtime"] for row in result["rows"]}
     assert {"dygraph fp32", "paddle fp32", "paddle fp32 oneDNN off"} <= runtimes
     for row in result["rows"]:
-        assert set(row) == ROW_FIELDS and row["runs"] == 2
+        own_gemm = row["runtime"].split()[0] != "dygraph" and "off" not in row["runtime"]
+        assert set(row) == ROW_FIELDS | (OWN_GEMM_FIELDS if own_gemm else set()) and row["runs"] == 2
+        if own_gemm:
+            assert row["fraction_of_own_gemm"] == pytest.approx(row["gflops_per_s"] / row["own_gemm_gflops"], rel=0.05)
         if "bf16" not in row["runtime"]:
             assert row["agreement"] >= 0.999, row
     assert "onnxruntime bf16" in result["skipped"]
@@ -62,3 +67,10 @@ def test_rounds_rotate_the_order():
 
 def test_gemm_rate_is_measured():
     assert np.isfinite(gemm_gflops(threads=1, size=256, repeats=1))
+
+
+def test_each_backend_precision_has_its_own_gemm_rate(onnx_extra, tmp_path):
+    labels = ["dygraph fp32", "paddle fp32", "paddle fp32 oneDNN off", "onnxruntime fp32", "onnxruntime int8"]
+    rates = runtime_gemm_rates(labels, threads=1, size=128, repeats=1, work_dir=str(tmp_path))
+    assert set(rates) == {"paddle fp32", "onnxruntime fp32", "onnxruntime int8"}
+    assert all(np.isfinite(rate) and rate > 0 for rate in rates.values())
