@@ -139,3 +139,21 @@ def test_tune_writes_the_choice_and_infer_runs_it(onnx_extra, exported, toy_mode
                  "--save_dir", str(tmp_path / "out2"), "--cpu_threads", "2"]) == 0
     first = capsys.readouterr().out.splitlines()[0]
     assert "CPU capability" in first and "tuning.json is stale here: threads 1 there, 2 here" in first
+
+
+def test_export_tune_tunes_on_the_config_val_set_and_infer_uses_it(onnx_extra, toy_model, tmp_path, capsys):
+    model_dir = tmp_path / "tuned"
+    assert main(["export", "--config", toy_model.config, "--model_path", toy_model.checkpoint,
+                 "--save_dir", str(model_dir), "--int8", "--calib_num", "4", "--tune", "--tune_num", "4",
+                 "--tune_repeats", "1"]) == 0
+    output = capsys.readouterr().out
+    assert "model_int8.onnx" in output and f"Wrote {model_dir / TUNING_FILE}" in output
+    [entry] = json.loads((model_dir / TUNING_FILE).read_text())["entries"]
+    assert entry["labelled"] and entry["images"] == 4  # the config's val_dataset has labels
+    assert {(row["backend"], row["precision"]) for row in entry["rows"]} >= {("paddle", "fp32"), ("onnxruntime", "int8")}
+    assert all("miou" in row for row in entry["rows"])
+    assert main(["infer", "--model_dir", str(model_dir), "--image_path",
+                 str(toy_model.root / "leftImg8bit" / "val"), "--save_dir", str(tmp_path / "out")]) == 0
+    chosen = entry["choice"]
+    assert capsys.readouterr().out.splitlines()[0].startswith(
+        f"Backend: {chosen['backend']} (cpu, {chosen['precision']}), tuned on this machine")
