@@ -92,7 +92,7 @@ def paddle_op_profile(model_dir, deploy, batch, threads, runs):
 
     run = paddle_predictor(model_dir, deploy, threads)
     run(batch)
-    with profiler.Profiler(targets=[profiler.ProfilerTarget.CPU]) as prof:
+    with profiler.Profiler(targets=[profiler.ProfilerTarget.CPU], on_trace_ready=lambda _: None) as prof:
         for _ in range(runs):
             run(batch)
     totals = collections.Counter()

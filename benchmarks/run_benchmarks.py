@@ -37,8 +37,7 @@ from paddleseg_liteseg.deploy import create_runtime, export
 from paddleseg_liteseg.deploy.bench import benchmark
 from paddleseg_liteseg.deploy.cpu_features import read_cpu_info
 from paddleseg_liteseg.deploy.gemm_rates import GEMM_SIZE
-from paddleseg_liteseg.deploy.export import ONNX_INT8_KEY
-from paddleseg_liteseg.deploy.quantize import INT8_FILE, calibration_images, quantize_onnx, spread
+from paddleseg_liteseg.deploy.quantize import calibration_images, spread, write_int8_models
 from paddleseg_liteseg.deploy.runtimes import BackendUnavailable
 from paddleseg_liteseg.deploy.tune import measure, pick, tuning_samples
 from paddleseg_liteseg.evaluation.confusion import mean_iou
@@ -113,8 +112,7 @@ def quality(model, root, work_dir, threads, calibration):
         reference = np.concatenate([paddle.argmax(model(paddle.to_tensor(val_images[i:i + 4]))[0], 1).numpy()
                                     for i in range(0, len(val_images), 4)])
     deploy = export(model, str(work_dir), [{"type": "Normalize"}], onnx=True)
-    quantize_onnx(str(work_dir / deploy["onnx"]), str(work_dir / INT8_FILE), calibration)
-    deploy[ONNX_INT8_KEY] = INT8_FILE
+    deploy = write_int8_models(str(work_dir), deploy, calibration)
     rows = [{"runtime": "dygraph fp32", "agreement": 1.0, "miou": mean_iou(reference, val_labels, NUM_CLASSES, toy.IGNORE_INDEX)}]
     for backend, precision in [("paddle", "fp32"), ("paddle", "bf16"), ("onnxruntime", "fp32"),
                                ("openvino", "fp32"), ("openvino", "bf16"), ("onnxruntime", "int8"),
@@ -175,9 +173,7 @@ def camvid_quality(model, root, work_dir, threads, repeats):
     pairs = [tuple(str(root / path) for path in line.split()) for line in (root / "val.txt").read_text().splitlines()]
     train_images = [str(root / line.split()[0]) for line in (root / "train.txt").read_text().splitlines()]
     deploy = export(model, str(work_dir), transforms, onnx=True)
-    quantize_onnx(str(work_dir / deploy["onnx"]), str(work_dir / INT8_FILE),
-                  calibration_images(train_images, transforms, len(train_images)))
-    deploy[ONNX_INT8_KEY] = INT8_FILE
+    deploy = write_int8_models(str(work_dir), deploy, calibration_images(train_images, transforms, len(train_images)))
     samples = tuning_samples(pairs, transforms, len(pairs))
     rows, skipped, input_shape = measure(str(work_dir), deploy, samples, threads=threads, repeats=repeats)
     choice = pick(rows)

@@ -144,7 +144,8 @@ def export(model_or_config, save_dir, weights=None, onnx=False, int8=False, inpu
         save_dir (str): Output directory: model.json, model.pdiparams, deploy.yaml (+ ONNX).
         weights (str, optional): A checkpoint to export (either layout).
         onnx (bool): Also write model.onnx (needs the ``onnx`` extra).
-        int8 (bool): Also write model_int8.onnx, calibrated on ``calib_num`` images (implies onnx).
+        int8 (bool): Also write int8 models calibrated on ``calib_num`` images (implies onnx): see
+            ``deploy.quantize.write_int8_models``.
         input_shape (list[int], optional): Fixed N C H W (default: N, H and W stay dynamic).
         output_op (str): "argmax", "softmax" or "none".
         calib_images (str, optional): Calibration images: an image, a folder or a file list
@@ -156,8 +157,8 @@ def export(model_or_config, save_dir, weights=None, onnx=False, int8=False, inpu
     import paddle
 
     from .datasets.class_info import class_names, palette
-    from .deploy.export import ONNX_INT8_KEY, export as export_inference_model, write_deploy_yaml
-    from .deploy.quantize import INT8_FILE, quantize_onnx
+    from .deploy.export import export as export_inference_model, write_deploy_yaml
+    from .deploy.quantize import write_int8_models
 
     is_model = isinstance(model_or_config, paddle.nn.Layer)
     config = config_of(model_or_config) if is_model else model_or_config
@@ -176,8 +177,7 @@ def export(model_or_config, save_dir, weights=None, onnx=False, int8=False, inpu
                                     class_names=class_names(classes) if classes else None)
     if int8:
         images = calibration_set(model_or_config, builder, transforms, calib_images, calib_num)
-        quantize_onnx(os.path.join(save_dir, deploy["onnx"]), os.path.join(save_dir, INT8_FILE), images)
-        deploy[ONNX_INT8_KEY] = INT8_FILE
+        deploy = write_int8_models(save_dir, deploy, images)
         write_deploy_yaml(save_dir, deploy)
     return deploy
 

@@ -14,8 +14,9 @@ def add_arguments(parser):
                         help="Operator appended to the model's logits.")
     parser.add_argument("--onnx", action="store_true",
                         help="Also write model.onnx (dynamic shapes unless --input_shape).")
-    add_int8_arguments(parser, "Also write model_int8.onnx, quantized after calibrating on dataset "
-                               "images (implies --onnx).")
+    add_int8_arguments(parser, "Also write int8 models calibrated on dataset images: onnxruntime's "
+                               "quantizer's and NNCF's (where installed), each runtime given the one that agrees "
+                               "best with fp32 (implies --onnx).")
     parser.add_argument("--tune", action="store_true",
                         help="Then time every runtime here and record the fastest that agrees with fp32 "
                              "(implies --onnx; see `paddleseg tune`).")
@@ -40,13 +41,15 @@ def calibration_flags(args):
 def run(args):
     from ..api import export
     from ..deploy.export import ONNX_INT8_KEY
+    from ..deploy.quantize import OPENVINO_INT8_KEY
     from .flags import in_flag_terms
 
     with in_flag_terms(**calibration_flags(args)):
         deploy = export(args.config, args.save_dir, weights=args.model_path, onnx=args.onnx or args.tune,
                         int8=args.int8, input_shape=args.input_shape, output_op=args.output_op,
                         calib_images=args.calib_image_path, calib_num=args.calib_num, opts=args.opts)
-    written = [deploy[key] for key in ("model", "params", "onnx", ONNX_INT8_KEY) if key in deploy]
+    written = list(dict.fromkeys(deploy[key] for key in ("model", "params", "onnx", ONNX_INT8_KEY, OPENVINO_INT8_KEY)
+                                 if key in deploy))
     print(f"Exported to {args.save_dir}: {', '.join(written)}, deploy.yaml")
     if args.tune:
         from .tune import tune_export

@@ -33,9 +33,9 @@ import cv2
 import numpy as np
 import paddle
 
-from .export import ONNX_INT8_KEY, export
+from .export import export
 from .gemm_rates import GEMM_SIZE, gemm_gflops, runtime_gemm_rates
-from .quantize import INT8_FILE, quantize_onnx
+from .quantize import write_int8_models
 from .reference import official_twin, same_function
 from .runtimes import BackendUnavailable, create_runtime, default_threads, missing_package
 
@@ -158,9 +158,8 @@ def benchmark(model, input_shape=(1, 3, 512, 1024), runtimes=RUNTIMES, reference
         deploy = export(layer, model_dir, [{"type": "Normalize"}], input_shape=input_shape,
                         onnx=onnx_needed)
         if onnx_needed and calibration_images:
-            quantize_onnx(os.path.join(model_dir, deploy["onnx"]), os.path.join(model_dir, INT8_FILE),
-                          [_resized(image, *input_shape[2:]) for image in calibration_images])
-            deploy[ONNX_INT8_KEY] = INT8_FILE
+            deploy = write_int8_models(model_dir, deploy,
+                                       [_resized(image, *input_shape[2:]) for image in calibration_images])
         built, missing = build_runtimes(layer, model_dir, deploy, runtimes, threads,
                                         int8=bool(calibration_images), device=device)
         all_runtimes.update({(model_name, label): runtime for label, runtime in built.items()})

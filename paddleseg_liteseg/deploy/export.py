@@ -21,7 +21,7 @@ MODEL_PREFIX = "model"
 PROGRAM_FILES = ("model.json", "model.pdmodel")  # Paddle 3 (PIR), Paddle 2 / old IR
 PARAMS_FILE = "model.pdiparams"
 ONNX_FILE = "model.onnx"
-ONNX_INT8_KEY = "onnx_int8"  # deploy.yaml key of the int8 model (see quantize.py)
+ONNX_INT8_KEY = "onnx_int8"  # deploy.yaml key of onnxruntime's int8 model (see quantize.py)
 INPUT_NAME = "x"
 
 

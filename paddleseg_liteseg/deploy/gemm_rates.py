@@ -1,7 +1,7 @@
 """Matrix-multiply rates: the ceiling a model's achieved GFLOP/s is compared with, per precision.
 
 ``gemm_gflops`` is the machine's fp32 rate by numpy's BLAS. ``runtime_gemm_rates`` measures one
-square matrix multiply exported and run exactly as a model is (``export``, ``quantize_onnx``,
+square matrix multiply exported and run exactly as a model is (``export``, ``write_int8_models``,
 ``create_runtime``), so each backend x precision row of ``bench`` has the rate of its own kernels
 at its own precision beside it: a bf16 or int8 model is judged against bf16 or int8 GEMM, not
 against fp32.
@@ -66,8 +66,8 @@ class _MatMul(paddle.nn.Layer):
 def runtime_gemm_rates(labels, threads, size=GEMM_SIZE, repeats=5, work_dir=None):
     """{label: best GFLOP/s} of a size x size GEMM for each "backend precision" label of ``labels``
     that runs here (CPU); labels of other runtimes (dygraph, oneDNN off) are left out."""
-    from .export import ONNX_INT8_KEY, export
-    from .quantize import INT8_FILE, quantize_onnx
+    from .export import export
+    from .quantize import write_int8_models
     from .runtimes import BACKENDS, BackendUnavailable, create_runtime
 
     wanted = [label.split() for label in labels]
@@ -83,9 +83,7 @@ def runtime_gemm_rates(labels, threads, size=GEMM_SIZE, repeats=5, work_dir=None
         onnx = any(backend != "paddle" for backend, _ in wanted)
         deploy = export(layer, model_dir, [], input_shape=[1, 1, size, size], output_op="none", onnx=onnx)
         if any(precision == "int8" for _, precision in wanted):
-            quantize_onnx(os.path.join(model_dir, deploy["onnx"]), os.path.join(model_dir, INT8_FILE),
-                          [batch[0]])
-            deploy[ONNX_INT8_KEY] = INT8_FILE
+            deploy = write_int8_models(model_dir, deploy, [batch[0]])
         for backend, precision in wanted:
             try:
                 runtime = create_runtime(model_dir, deploy, backend, "cpu", precision, threads)

@@ -1,12 +1,24 @@
 """int8 post-training quantization of the exported ONNX model, calibrated on real images.
 
-onnxruntime's static quantization writes a QDQ model (int8 weights per output channel, uint8
-activations with min/max ranges seen on the calibration images). onnxruntime runs it with int8
-kernels, and OpenVINO reads the same file and runs it in int8 as well, so one file serves both.
-Before quantizing, batch norms are folded into the convolutions (``quant_pre_process``), so each
-convolution is quantized once, with its folded weights.
+Two quantizers each write a QDQ model, and each runtime runs the one that agrees best with fp32
+on the calibration images, on that runtime: runtimes fuse QDQ graphs into their int8 kernels
+differently, and which quantizer loses least differs between models and runtimes.
+
+- onnxruntime's static quantization. Batch norms are folded into the convolutions first
+  (``quant_pre_process``), so each convolution is quantized once, with its folded weights, and
+  runs as one int8 convolution: int8 weights per output channel, uint8 activations with the
+  min/max ranges seen on the calibration images. Twice: every operator type
+  (``model_int8.onnx``), and only convolutions and matrix products with the first convolution and
+  the classifier kept fp32 (``model_int8_conv.onnx``).
+- NNCF, OpenVINO's quantizer (``model_int8_nncf.onnx``, where the ``openvino`` extra installed it):
+  its mixed preset (symmetric weights, asymmetric activations) with bias correction, the first
+  convolution and the classifier kept fp32.
+
+The first convolution sees the raw image and the classifier's logits decide the argmax directly:
+on real photos, those two cost most of the pixels that int8 changes.
 """
 import copy
+import importlib.util
 import os
 import tempfile
 
@@ -14,9 +26,15 @@ import numpy as np
 
 from ..errors import UserError
 from ..image_files import read_image
+from .cpu_features import read_cpu_info
 
 INT8_FILE = "model_int8.onnx"
+CONV_INT8_FILE = "model_int8_conv.onnx"
+NNCF_INT8_FILE = "model_int8_nncf.onnx"
+OPENVINO_INT8_KEY = "openvino_int8"  # deploy.yaml key of OpenVINO's int8 model (onnxruntime's: export.ONNX_INT8_KEY)
+INT8_SCORES_KEY = "int8_agreement"  # deploy.yaml: {runtime: {file: agreement with fp32 on the calibration images}}
 CALIBRATION_IMAGES = 32
+VNNI_FLAGS = ("avx512_vnni", "avx_vnni", "amx_int8")
 
 
 def spread(items, count=CALIBRATION_IMAGES):
@@ -34,14 +52,62 @@ def calibration_images(image_paths, transforms, count=CALIBRATION_IMAGES):
     return [compose({"img": read_image(path).astype("float32")})["img"] for path in spread(image_paths, count)]
 
 
-def quantize_onnx(onnx_file, int8_file, calibration_images, reduce_range=True):
-    """Write the int8 QDQ version of ``onnx_file`` to ``int8_file``.
+def write_int8_models(model_dir, deploy, calibration_images):
+    """Quantize ``deploy``'s ONNX model with each installed quantizer and give each installed int8
+    runtime the file that agrees best with fp32 on ``calibration_images``; returns ``deploy`` with
+    the choices and their agreements added (the caller writes deploy.yaml).
 
     Args:
         calibration_images (list[np.ndarray]): Preprocessed (C, H, W) float32 images, as the model
             gets them at inference; a few dozen from the training set are plenty.
-        reduce_range (bool): 7-bit weights. CPUs without VNNI (AVX2) multiply uint8 x int8 in
-            saturating 16-bit pairs; 7 bits keeps those sums exact at no speed cost.
+    """
+    from .export import ONNX_INT8_KEY
+    from .runtimes import BACKENDS, create_runtime
+
+    onnx_file = os.path.join(model_dir, deploy["onnx"])
+    candidates = [quantize_onnx(onnx_file, os.path.join(model_dir, INT8_FILE), calibration_images),
+                  quantize_onnx(onnx_file, os.path.join(model_dir, CONV_INT8_FILE), calibration_images,
+                                convolutions_only=True)]
+    if importlib.util.find_spec("nncf") is not None:
+        candidates.append(quantize_nncf(onnx_file, os.path.join(model_dir, NNCF_INT8_FILE),
+                                                calibration_images))
+    deploy = dict(deploy)
+    batches = [image[np.newaxis].astype("float32") for image in calibration_images]
+    reference = create_runtime(model_dir, deploy, "onnxruntime", precision="fp32")
+    expected = [_labels(reference(batch)) for batch in batches]
+    scores = {}
+    for backend, key in (("onnxruntime", ONNX_INT8_KEY), ("openvino", OPENVINO_INT8_KEY)):
+        if BACKENDS[backend].unavailable(model_dir, dict(deploy, **{key: INT8_FILE}), "cpu", "int8"):
+            continue
+        scores[backend] = {}
+        for candidate in candidates:
+            name = os.path.basename(candidate)
+            runtime = create_runtime(model_dir, dict(deploy, **{key: name}), backend, precision="int8")
+            scores[backend][name] = round(float(np.mean(
+                [(_labels(runtime(batch)) == labels).mean() for batch, labels in zip(batches, expected)])), 5)
+        deploy[key] = max(scores[backend], key=scores[backend].get)
+    deploy.setdefault(ONNX_INT8_KEY, INT8_FILE)
+    deploy[INT8_SCORES_KEY] = scores
+    for candidate in candidates:
+        if os.path.basename(candidate) not in (deploy.get(ONNX_INT8_KEY), deploy.get(OPENVINO_INT8_KEY)):
+            os.remove(candidate)
+    return deploy
+
+
+def _labels(output):
+    """Class labels of a model output: itself after an argmax, else its argmax over the classes."""
+    return output if output.ndim == 3 else output.argmax(1)
+
+
+def quantize_onnx(onnx_file, int8_file, calibration_images, convolutions_only=False, reduce_range=None):
+    """Write onnxruntime's int8 QDQ version of ``onnx_file`` to ``int8_file``.
+
+    Args:
+        convolutions_only (bool): Quantize only convolutions and matrix products, and keep the
+            first convolution and the classifier fp32; else every operator type.
+        reduce_range (bool): 7-bit weights; None: where the CPU has no VNNI. Without VNNI (AVX2)
+            uint8 x int8 products are summed in saturating 16-bit pairs, and 7 bits keep those sums
+            exact; with VNNI the full 8 bits are exact and lose less.
     """
     try:
         import onnxruntime
@@ -50,8 +116,9 @@ def quantize_onnx(onnx_file, int8_file, calibration_images, reduce_range=True):
     except ImportError:
         raise UserError("int8 quantization needs onnxruntime: "
                         "pip install 'paddleseg-liteseg[onnx]'") from None
-    if not calibration_images:
-        raise UserError("int8 quantization needs at least one calibration image")
+    _check_images(calibration_images)
+    if reduce_range is None:
+        reduce_range = not any(flag in read_cpu_info().flags for flag in VNNI_FLAGS)
     input_name = _input_name(onnx_file)
 
     class Images(CalibrationDataReader):
@@ -68,8 +135,51 @@ def quantize_onnx(onnx_file, int8_file, calibration_images, reduce_range=True):
         quant_pre_process(onnx_file, folded, skip_symbolic_shape=True)
         quantize_static(folded, int8_file, Images(), quant_format=QuantFormat.QDQ,
                         activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-                        per_channel=True, reduce_range=reduce_range)
+                        per_channel=True, reduce_range=reduce_range,
+                        op_types_to_quantize=["Conv", "MatMul"] if convolutions_only else None,
+                        nodes_to_exclude=fp32_convolutions(folded) if convolutions_only else None)
     return int8_file
+
+
+def quantize_nncf(onnx_file, int8_file, calibration_images):
+    """Write NNCF's int8 QDQ version of ``onnx_file`` to ``int8_file``."""
+    try:
+        import nncf
+        import onnx
+    except ImportError:
+        raise UserError("int8 quantization for OpenVINO needs NNCF: "
+                        "pip install 'paddleseg-liteseg[openvino]'") from None
+    _check_images(calibration_images)
+    import logging
+    logging.getLogger("nncf").setLevel(logging.WARNING)  # it logs a line per node it cannot shape
+    model = onnx.load(onnx_file)
+    input_name = model.graph.input[0].name
+    dataset = nncf.Dataset(calibration_images, lambda image: {input_name: image[np.newaxis].astype("float32")})
+    quantized = nncf.quantize(model, dataset, preset=nncf.QuantizationPreset.MIXED,
+                              subset_size=len(calibration_images),
+                              ignored_scope=nncf.IgnoredScope(names=list(fp32_convolutions(onnx_file))))
+    onnx.save(quantized, int8_file)
+    return int8_file
+
+
+def fp32_convolutions(onnx_file):
+    """Names of the convolutions kept in fp32: the one reading the image and the classifier (the
+    last convolution before the output)."""
+    import onnx
+
+    graph = onnx.load(onnx_file, load_external_data=False).graph
+    producers = {output: node for node in graph.node for output in node.output}
+    image = graph.input[0].name
+    kept = [node.name for node in graph.node if node.op_type == "Conv" and image in node.input][:1]
+    node = producers.get(graph.output[0].name)
+    while node is not None and node.op_type != "Conv":
+        node = next((producers[name] for name in node.input if name in producers), None)
+    return kept + ([node.name] if node is not None and node.name not in kept else [])
+
+
+def _check_images(calibration_images):
+    if not calibration_images:
+        raise UserError("int8 quantization needs at least one calibration image")
 
 
 def _input_name(onnx_file):

@@ -15,6 +15,7 @@ import numpy as np
 from ..errors import UserError
 from .cpu_features import bf16_unavailable
 from .export import ONNX_INT8_KEY
+from .quantize import OPENVINO_INT8_KEY
 
 PRECISIONS = ("fp32", "fp16", "bf16", "int8")
 DEVICES = ("cpu", "gpu")
@@ -35,8 +36,10 @@ def missing_package(module, extra):
     return None
 
 
-def _onnx_file(model_dir, deploy, precision):
-    """The ONNX model for ``precision``, or None with the reason."""
+def _onnx_file(model_dir, deploy, precision, int8_key=ONNX_INT8_KEY):
+    """The ONNX model for ``precision`` (int8: ``int8_key``'s, else onnxruntime's), or None with the reason."""
+    if precision == "int8" and int8_key in deploy:
+        return os.path.join(model_dir, deploy[int8_key]), None
     key = ONNX_INT8_KEY if precision == "int8" else "onnx"
     if key not in deploy:
         how = "onnx=True, int8=True" if precision == "int8" else "onnx=True"
@@ -166,7 +169,8 @@ class OnnxRuntime:
 
 
 class OpenVINORuntime:
-    """OpenVINO on the exported ONNX model (it cannot read Paddle 3's ``model.json``).
+    """OpenVINO on the exported ONNX model (it cannot read Paddle 3's ``model.json``); int8 on NNCF's
+    model where export wrote one (``quantize``), else on onnxruntime's.
 
     Compiled once per input shape (static shapes run faster on OpenVINO's CPU plugin than a
     dynamic model); the precision hint is always set, since OpenVINO otherwise picks bf16 by itself
@@ -182,13 +186,13 @@ class OpenVINORuntime:
             return "the openvino backend runs on CPU here"
         if precision == "bf16" and bf16_unavailable():
             return bf16_unavailable()
-        return missing_package("openvino", "openvino") or _onnx_file(model_dir, deploy, precision)[1]
+        return missing_package("openvino", "openvino") or _onnx_file(model_dir, deploy, precision, OPENVINO_INT8_KEY)[1]
 
     def __init__(self, model_dir, deploy, device="cpu", precision="fp32", threads=None):
         import openvino
 
         self.core = openvino.Core()
-        self.model = self.core.read_model(_onnx_file(model_dir, deploy, precision)[0])
+        self.model = self.core.read_model(_onnx_file(model_dir, deploy, precision, OPENVINO_INT8_KEY)[0])
         self.config = {"INFERENCE_NUM_THREADS": threads or default_threads(),
                        "PERFORMANCE_HINT": "LATENCY",
                        "INFERENCE_PRECISION_HINT": self.PRECISION_HINTS[precision]}
