@@ -37,7 +37,7 @@ from paddleseg_liteseg.deploy import create_runtime, export
 from paddleseg_liteseg.deploy.bench import benchmark
 from paddleseg_liteseg.deploy.cpu_features import read_cpu_info
 from paddleseg_liteseg.deploy.gemm_rates import GEMM_SIZE
-from paddleseg_liteseg.deploy.quantize import calibration_images, spread, write_int8_models
+from paddleseg_liteseg.deploy.quantize import INT8_SCORES_KEY, calibration_images, spread, write_int8_models
 from paddleseg_liteseg.deploy.runtimes import BackendUnavailable
 from paddleseg_liteseg.deploy.tune import measure, pick, tuning_samples
 from paddleseg_liteseg.evaluation.confusion import mean_iou
@@ -178,7 +178,7 @@ def camvid_quality(model, root, work_dir, threads, repeats):
     rows, skipped, input_shape = measure(str(work_dir), deploy, samples, threads=threads, repeats=repeats)
     choice = pick(rows)
     return {"rows": rows, "skipped": skipped, "input_shape": list(input_shape), "images": len(samples),
-            "choice": f"{choice['backend']} {choice['precision']}"}
+            "choice": f"{choice['backend']} {choice['precision']}", "int8_calibration": deploy[INT8_SCORES_KEY]}
 
 
 def check(variant, name, measured, op, target):
@@ -292,6 +292,11 @@ def write_markdown(results, path):
                   for r in sorted(run["rows"], key=lambda r: r["median_ms"])]
         lines += [f"skipped {name}: {reason}" for name, reason in run["skipped"].items()]
         lines.append(f"`paddleseg tune`'s choice (agreement >= 0.99, <= 0.5 mIoU points lost): {run['choice']}")
+        lines += ["", "int8 models written by export, measured on the calibration (training) half; each runtime "
+                  "runs the fastest agreeing >= 0.99, else the most agreeing:", "",
+                  "| runtime | int8 model | agreement with fp32 | ms |", "|---|---|---|---|"]
+        lines += [f"| {backend} | {name} | {score['agreement']} | {score['ms']} |"
+                  for backend, files in run["int8_calibration"].items() for name, score in files.items()]
     lines += ["", "![speed vs resolution](speed_vs_resolution.png)", ""]
     path.write_text("\n".join(lines))
 

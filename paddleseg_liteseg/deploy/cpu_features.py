@@ -1,7 +1,9 @@
 """What the CPU at hand can run: its model name and instruction-set flags, from ``/proc/cpuinfo``.
 
 bf16 is offered only where the CPU has bf16 instructions (``avx512_bf16`` or AMX's ``amx_bf16``):
-elsewhere runtimes emulate it, slower than fp32. The instruction-set flags also key tuning
+elsewhere runtimes emulate it, slower than fp32. Only AMX's tile units multiply bf16 at several
+times the fp32 rate; ``avx512_bf16`` alone has bf16 dot products at about the fp32 rate, where
+bf16 mostly saves memory traffic, so whether it wins there is left to measurement (``tune``). The instruction-set flags also key tuning
 results (``tune.py``), so a model directory copied to another kind of CPU is re-tuned.
 """
 import platform
@@ -38,6 +40,11 @@ def bf16_flags(info=None):
     """The bf16 instruction sets this CPU has, e.g. ``["avx512_bf16"]``."""
     info = info or read_cpu_info()
     return [flag for flag in BF16_FLAGS if flag in info.flags]
+
+
+def bf16_matrix_units(info=None):
+    """Whether the CPU has AMX's bf16 tile units (``amx_bf16``), where bf16 clearly beats fp32."""
+    return "amx_bf16" in (info or read_cpu_info()).flags
 
 
 def bf16_unavailable(info=None):

@@ -4,13 +4,15 @@
 2. Backend "auto" and no precision given: the choice ``paddleseg tune`` measured for this CPU,
    thread count and input shape (``tuning.json``); an entry for another machine, thread count or
    shape is not used, and the reason says so.
-3. Otherwise by capability: bf16 on OpenVINO where the CPU has bf16 instructions and OpenVINO is
-   installed, else fp32 on the first installed backend of the fallback order (``runtimes``).
+3. Otherwise by capability: bf16 on OpenVINO where the CPU has AMX's bf16 units and OpenVINO is
+   installed, else fp32 on the first installed backend of the fallback order (``runtimes``). With
+   ``avx512_bf16`` alone bf16 runs, but is not reliably faster than fp32 (``cpu_features``), so
+   only tuning chooses it there.
 """
 import copy
 from collections import namedtuple
 
-from .cpu_features import bf16_flags, bf16_unavailable
+from .cpu_features import bf16_flags, bf16_matrix_units, bf16_unavailable
 from .runtimes import BACKENDS, choose_backend, default_threads
 from .tune import tuned_choice, tuning_key
 
@@ -37,10 +39,13 @@ def choose_runtime(model_dir, deploy, backend="auto", device="cpu", precision=No
             if not cannot:
                 return Choice(tuned["backend"], tuned["precision"], not_tuned)
             not_tuned = f"the tuned {tuned['backend']} {tuned['precision']} cannot run now ({cannot})"
-    if device == "cpu" and not bf16_unavailable():
+    if device == "cpu" and bf16_matrix_units() and not bf16_unavailable():
         if not BACKENDS["openvino"].unavailable(model_dir, deploy, device, "bf16"):
             return Choice("openvino", "bf16", f"CPU capability: {' and '.join(bf16_flags())}; {not_tuned}")
         why_fp32 = f"CPU capability: bf16 needs openvino here, which cannot run it; {not_tuned}"
+    elif device == "cpu" and not bf16_unavailable():
+        why_fp32 = (f"CPU capability: {' and '.join(bf16_flags())} without AMX, where bf16 is not reliably "
+                    f"faster than fp32 (tuning measures it); {not_tuned}")
     elif device == "cpu":
         why_fp32 = f"CPU capability: no bf16 instructions; {not_tuned}"
     else:

@@ -1,5 +1,5 @@
 """CPU capabilities from /proc/cpuinfo: the model name, the instruction-set flags, whether bf16 runs."""
-from paddleseg_liteseg.deploy.cpu_features import bf16_flags, bf16_unavailable, read_cpu_info
+from paddleseg_liteseg.deploy.cpu_features import bf16_flags, bf16_matrix_units, bf16_unavailable, read_cpu_info
 
 CPUINFO = """processor\t: 0
 model name\t: Intel(R) Xeon(R) Example 1234
@@ -24,6 +24,9 @@ def test_reads_the_model_and_only_instruction_set_flags(tmp_path):
     assert {"avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_int8", "sse2", "fma"} <= info.flags
     assert not {"hypervisor", "arch_perfmon", "fpu", "spectre_v1"} & info.flags
     assert bf16_flags(info) == ["avx512_bf16", "amx_bf16"] and bf16_unavailable(info) is None
+    assert bf16_matrix_units(info)
+    without_amx = read_cpu_info(_cpuinfo(tmp_path, "avx512_bf16"))
+    assert bf16_flags(without_amx) == ["avx512_bf16"] and not bf16_matrix_units(without_amx)
 
 
 def test_bf16_is_refused_without_bf16_instructions(tmp_path):

@@ -86,15 +86,25 @@ def test_a_stale_entry_is_not_used_and_the_reason_says_why(tmp_path, no_bf16, ch
     assert "stale" in choice.reason and words in choice.reason
 
 
-def test_without_tuning_a_bf16_cpu_runs_openvino_bf16(tmp_path, monkeypatch):
+def test_without_tuning_an_amx_cpu_runs_openvino_bf16(tmp_path, monkeypatch):
     if importlib.util.find_spec("openvino") is None:
         pytest.skip("openvino not installed ([openvino] extra)")
     monkeypatch.setattr(runtime_choice, "bf16_unavailable", lambda: None)
     monkeypatch.setattr(runtimes, "bf16_unavailable", lambda: None)
     monkeypatch.setattr(runtime_choice, "bf16_flags", lambda: ["amx_bf16"])
+    monkeypatch.setattr(runtime_choice, "bf16_matrix_units", lambda: True)
     choice = choose_runtime(str(tmp_path), DEPLOY, threads=1, input_shape=SHAPE)
     assert (choice.backend, choice.precision) == ("openvino", "bf16")
     assert choice.reason.startswith("CPU capability: amx_bf16; no tuning.json")
+
+
+def test_without_tuning_avx512_bf16_without_amx_runs_fp32_and_says_why(tmp_path, monkeypatch):
+    monkeypatch.setattr(runtime_choice, "bf16_unavailable", lambda: None)
+    monkeypatch.setattr(runtime_choice, "bf16_flags", lambda: ["avx512_bf16"])
+    monkeypatch.setattr(runtime_choice, "bf16_matrix_units", lambda: False)
+    choice = choose_runtime(str(tmp_path), DEPLOY, threads=1, input_shape=SHAPE)
+    assert choice.precision == "fp32"
+    assert choice.reason.startswith("CPU capability: avx512_bf16 without AMX, where bf16 is not reliably faster")
 
 
 def test_forced_backend_and_precision_are_said_so(tmp_path):
