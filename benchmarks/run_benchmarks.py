@@ -196,7 +196,6 @@ def targets(results):
     checks = []
     for variant, runs in results["speed"].items():
         rows = {(row["model"], row["runtime"]): row for row in runs["512x1024"]["rows"]}
-        gemm = runs["512x1024"]["machine"]["gemm_gflops"]
 
         def median(runtime, model="plugin"):
             return rows.get((model, runtime), {}).get("median_ms")
@@ -211,11 +210,15 @@ def targets(results):
                     and "agreement" in row]
         checks += [
             check(variant, "plugin / reference latency, worst runtime", max(ratios), "<=", 1.0),
-            check(variant, f"best fp32 ({best_fp32_runtime}) GFLOP/s / {GEMM_SIZE} GEMM GFLOP/s",
-                  round(rows[("plugin", best_fp32_runtime)]["gflops_per_s"] / gemm, 3), ">=", 0.8),
+            check(variant, f"best fp32 ({best_fp32_runtime}) GFLOP/s / its own fp32 {GEMM_SIZE} GEMM GFLOP/s",
+                  rows[("plugin", best_fp32_runtime)].get("fraction_of_own_gemm"), ">=", 0.8),
             check(variant, "paddle oneDNN / onnxruntime fp32 latency (the speed-up of onnxruntime)",
                   round(median("paddle fp32") / median("onnxruntime fp32"), 3) if median("onnxruntime fp32")
                   else None, ">=", 2.4),
+            check(variant, "paddle oneDNN / onnxruntime fp32 latency (Paddle-native path within 1.2x; "
+                  "see paddle_inference_account.md)",
+                  round(median("paddle fp32") / median("onnxruntime fp32"), 3) if median("onnxruntime fp32")
+                  else None, "<=", 1.2),
             check(variant, "best fp32 / best int8 latency", round(fp32[best_fp32_runtime] / min(int8), 3)
                   if int8 else None, ">=", 1.4),
             check(variant, "paddle oneDNN off / on latency",
@@ -361,9 +364,16 @@ def main():
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--train_iters", type=int, default=300)
     parser.add_argument("--work_dir", default=str(HERE / ".cache"))
+    parser.add_argument("--render", action="store_true",
+                        help="Only rewrite results.md and the plot from results.json (the verdicts "
+                             "recomputed; nothing measured again).")
     parser.add_argument("--camvid_iters", type=int, default=600,
                         help=f"Training iterations on the CamVid sample ({CAMVID_SAMPLE}), where it exists.")
     args = parser.parse_args()
+    if args.render:
+        results = json.loads((HERE / "results.json").read_text())
+        results["targets"] = targets(results)
+        return report(results)
 
     work = Path(args.work_dir)
     root = work / "toy_data"
@@ -397,6 +407,11 @@ def main():
         results["targets"] = targets(results)
     else:
         results["targets"] = []
+    report(results)
+
+
+def report(results):
+    """results.json, results.md and the plot from ``results``."""
     (HERE / "results.json").write_text(json.dumps(results, indent=2, default=str))
     write_markdown(results, HERE / "results.md")
     plot(results, HERE / "speed_vs_resolution.png")
