@@ -135,3 +135,12 @@ def test_int8_without_an_int8_model_says_how_to_export_one(onnx_extra, exported)
     deploy = {key: value for key, value in read_deploy_yaml(exported).items() if key != "onnx_int8"}
     with pytest.raises(BackendUnavailable, match="int8=True"):
         create_runtime(exported, deploy, "onnxruntime", precision="int8")
+
+
+def test_int8_file_choice_prefers_agreement_among_equally_fast_files():
+    from paddleseg_liteseg.deploy.quantize import choose_int8_file
+
+    scores = {"a": {"agreement": 0.991, "ms": 10.0}, "b": {"agreement": 0.996, "ms": 10.5},
+              "c": {"agreement": 0.999, "ms": 30.0}, "d": {"agreement": 0.98, "ms": 5.0}}
+    assert choose_int8_file(scores) == "b"  # c agrees more but is much slower; d is fast but below 0.99
+    assert choose_int8_file({"x": {"agreement": 0.97, "ms": 1.0}, "y": {"agreement": 0.985, "ms": 9.0}}) == "y"
