@@ -27,7 +27,6 @@ import json
 import os
 import statistics
 import tempfile
-import time
 
 import cv2
 import numpy as np
@@ -35,6 +34,7 @@ import paddle
 
 from .export import export
 from .gemm_rates import GEMM_SIZE, gemm_gflops, runtime_gemm_rates
+from .inference_timing import seconds
 from .quantize import write_int8_models
 from .reference import official_twin, same_function
 from .runtimes import BackendUnavailable, create_runtime, default_threads, missing_package
@@ -64,19 +64,13 @@ def time_interleaved(runners, repeats, warmup):
     for round_index in range(repeats):
         offset = round_index % len(names)
         for name in names[offset:] + names[:offset]:
-            times[name].append(_seconds(runners[name]))
+            times[name].append(seconds(runners[name]))
     return times
 
 
 def _resized(image, height, width):
     """A (C, H', W') image resized to (C, height, width): the fixed shape of the timed models."""
     return cv2.resize(image.transpose(1, 2, 0), (width, height)).transpose(2, 0, 1)
-
-
-def _seconds(function):
-    start = time.perf_counter()
-    function()
-    return time.perf_counter() - start
 
 
 class DygraphRuntime:
@@ -181,16 +175,16 @@ def benchmark(model, input_shape=(1, 3, 512, 1024), runtimes=RUNTIMES, reference
     own_gemm = runtime_gemm_rates({label for _, label in all_runtimes}, threads, work_dir=work_dir) \
         if device == "cpu" else {}
     rows = []
-    for (model_name, label), seconds in times.items():
-        median = statistics.median(seconds)
+    for (model_name, label), run_seconds in times.items():
+        median = statistics.median(run_seconds)
         achieved = info[model_name]["gflops"] / median
         rows.append({
             "model": model_name, "runtime": label, "input_shape": list(input_shape),
             "median_ms": round(1000 * median, 2),
-            "p90_ms": round(1000 * float(np.percentile(seconds, 90)), 2),
+            "p90_ms": round(1000 * float(np.percentile(run_seconds, 90)), 2),
             "fps": round(input_shape[0] / median, 2),
             "gflops_per_s": round(achieved, 1), "fraction_of_gemm": round(achieved / gemm, 3),
-            "runs": len(seconds)})
+            "runs": len(run_seconds)})
         if label in own_gemm:
             rows[-1]["own_gemm_gflops"] = round(own_gemm[label], 1)
             rows[-1]["fraction_of_own_gemm"] = round(achieved / own_gemm[label], 3)

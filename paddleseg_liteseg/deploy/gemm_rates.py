@@ -10,10 +10,11 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 
 import numpy as np
 import paddle
+
+from .inference_timing import seconds
 
 GEMM_SIZE = 2048
 BLAS_THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
@@ -44,7 +45,7 @@ def gemm_gflops(threads, size=GEMM_SIZE, repeats=5, device="cpu"):
             paddle.matmul(a, b)
             paddle.device.synchronize()
         multiply()
-        best = min(_seconds(multiply) for _ in range(repeats))
+        best = min(seconds(multiply) for _ in range(repeats))
         return 2 * size ** 3 / best / 1e9
     env = dict(os.environ, **{name: str(threads) for name in BLAS_THREAD_VARIABLES})
     result = subprocess.run([sys.executable, "-c", GEMM_SCRIPT, str(size), str(repeats)],
@@ -90,12 +91,6 @@ def runtime_gemm_rates(labels, threads, size=GEMM_SIZE, repeats=5, work_dir=None
             except BackendUnavailable:
                 continue
             runtime(batch)
-            best = min(_seconds(lambda: runtime(batch)) for _ in range(repeats))
+            best = min(seconds(runtime, batch) for _ in range(repeats))
             rates[f"{backend} {precision}"] = 2 * size ** 3 / best / 1e9
     return rates
-
-
-def _seconds(function):
-    start = time.perf_counter()
-    function()
-    return time.perf_counter() - start

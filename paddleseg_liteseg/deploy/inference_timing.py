@@ -1,8 +1,16 @@
-"""How fast ``infer`` ran: the model's time per image (median over runs) and images per second end to end."""
+"""How fast ``infer`` ran: the model's time per image (median over runs) and images per second end
+to end; and ``seconds``, the one timer of the benchmarks and the int8 file choice."""
 import statistics
 import time
 
 import numpy as np
+
+
+def seconds(function, *args):
+    """Wall-clock seconds one call of ``function(*args)`` takes."""
+    start = time.perf_counter()
+    function(*args)
+    return time.perf_counter() - start
 
 
 class TimedRuntime:

@@ -21,15 +21,16 @@ on real photos, those two cost most of the pixels that int8 changes.
 """
 import copy
 import importlib.util
+import logging
 import os
 import tempfile
-import time
 
 import numpy as np
 
 from ..errors import UserError
 from ..image_files import read_image
 from .cpu_features import read_cpu_info
+from .inference_timing import seconds
 
 INT8_FILE = "model_int8.onnx"
 CONV_INT8_FILE = "model_int8_conv.onnx"
@@ -70,12 +71,13 @@ def write_int8_models(model_dir, deploy, calibration_images):
     from .runtimes import BACKENDS, create_runtime
 
     onnx_file = os.path.join(model_dir, deploy["onnx"])
-    candidates = [quantize_onnx(onnx_file, os.path.join(model_dir, INT8_FILE), calibration_images),
-                  quantize_onnx(onnx_file, os.path.join(model_dir, CONV_INT8_FILE), calibration_images,
-                                convolutions_only=True)]
+    with tempfile.TemporaryDirectory() as work_dir:
+        folded = fold_batch_norms(onnx_file, os.path.join(work_dir, "folded.onnx"))
+        candidates = [quantize_onnx(folded, os.path.join(model_dir, INT8_FILE), calibration_images),
+                      quantize_onnx(folded, os.path.join(model_dir, CONV_INT8_FILE), calibration_images,
+                                    convolutions_only=True)]
     if importlib.util.find_spec("nncf") is not None:
-        candidates.append(quantize_nncf(onnx_file, os.path.join(model_dir, NNCF_INT8_FILE),
-                                                calibration_images))
+        candidates.append(quantize_nncf(onnx_file, os.path.join(model_dir, NNCF_INT8_FILE), calibration_images))
     deploy = dict(deploy)
     batches = [image[np.newaxis].astype("float32") for image in calibration_images]
     reference = create_runtime(model_dir, deploy, "onnxruntime", precision="fp32")
@@ -90,9 +92,8 @@ def write_int8_models(model_dir, deploy, calibration_images):
             runtime = create_runtime(model_dir, dict(deploy, **{key: name}), backend, precision="int8")
             agreement = np.mean([(_labels(runtime(batch)) == labels).mean() for batch, labels in zip(batches, expected)])
             scores[backend][name] = {"agreement": round(float(agreement), 5),
-                                     "ms": round(1000 * min(_seconds(runtime, batches[0]) for _ in range(3)), 2)}
+                                     "ms": round(1000 * min(seconds(runtime, batches[0]) for _ in range(3)), 2)}
         deploy[key] = choose_int8_file(scores[backend])
-    deploy.setdefault(ONNX_INT8_KEY, INT8_FILE)
     deploy[INT8_SCORES_KEY] = scores
     for candidate in candidates:
         if os.path.basename(candidate) not in (deploy.get(ONNX_INT8_KEY), deploy.get(OPENVINO_INT8_KEY)):
@@ -111,19 +112,20 @@ def choose_int8_file(scores):
     return max(agreeing or scores, key=lambda name: scores[name]["agreement"])
 
 
-def _seconds(runtime, batch):
-    start = time.perf_counter()
-    runtime(batch)
-    return time.perf_counter() - start
-
-
 def _labels(output):
     """Class labels of a model output: itself after an argmax, else its argmax over the classes."""
     return output if output.ndim == 3 else output.argmax(1)
 
 
-def quantize_onnx(onnx_file, int8_file, calibration_images, convolutions_only=False, reduce_range=None):
-    """Write onnxruntime's int8 QDQ version of ``onnx_file`` to ``int8_file``.
+def fold_batch_norms(onnx_file, folded_file):
+    """Write ``onnx_file`` with its batch norms folded into the convolutions (onnxruntime's
+    ``quant_pre_process``) to ``folded_file``: what ``quantize_onnx`` quantizes."""
+    _onnxruntime_quantization().quant_pre_process(onnx_file, folded_file, skip_symbolic_shape=True)
+    return folded_file
+
+
+def quantize_onnx(folded_file, int8_file, calibration_images, convolutions_only=False, reduce_range=None):
+    """Write onnxruntime's int8 QDQ version of ``folded_file`` (``fold_batch_norms``') to ``int8_file``.
 
     Args:
         convolutions_only (bool): Quantize only convolutions and matrix products, and keep the
@@ -132,19 +134,13 @@ def quantize_onnx(onnx_file, int8_file, calibration_images, convolutions_only=Fa
             uint8 x int8 products are summed in saturating 16-bit pairs, and 7 bits keep those sums
             exact; with VNNI the full 8 bits are exact and lose less.
     """
-    try:
-        import onnxruntime
-        from onnxruntime.quantization import (CalibrationDataReader, QuantFormat, QuantType,
-                                              quant_pre_process, quantize_static)
-    except ImportError:
-        raise UserError("int8 quantization needs onnxruntime: "
-                        "pip install 'paddleseg-liteseg[onnx]'") from None
+    quantization = _onnxruntime_quantization()
     _check_images(calibration_images)
     if reduce_range is None:
         reduce_range = not any(flag in read_cpu_info().flags for flag in VNNI_FLAGS)
-    input_name = _input_name(onnx_file)
+    input_name = _input_name(folded_file)
 
-    class Images(CalibrationDataReader):
+    class Images(quantization.CalibrationDataReader):
         def __init__(self):
             self.images = iter(calibration_images)
 
@@ -152,16 +148,25 @@ def quantize_onnx(onnx_file, int8_file, calibration_images, convolutions_only=Fa
             image = next(self.images, None)
             return None if image is None else {input_name: image[np.newaxis].astype("float32")}
 
-    onnxruntime.set_default_logger_severity(3)  # its optimizer lists every constant it folds away
-    with tempfile.TemporaryDirectory() as work_dir:
-        folded = os.path.join(work_dir, "folded.onnx")
-        quant_pre_process(onnx_file, folded, skip_symbolic_shape=True)
-        quantize_static(folded, int8_file, Images(), quant_format=QuantFormat.QDQ,
-                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-                        per_channel=True, reduce_range=reduce_range,
-                        op_types_to_quantize=["Conv", "MatMul"] if convolutions_only else None,
-                        nodes_to_exclude=fp32_convolutions(folded) if convolutions_only else None)
+    quantization.quantize_static(
+        folded_file, int8_file, Images(), quant_format=quantization.QuantFormat.QDQ,
+        activation_type=quantization.QuantType.QUInt8, weight_type=quantization.QuantType.QInt8,
+        per_channel=True, reduce_range=reduce_range,
+        op_types_to_quantize=["Conv", "MatMul"] if convolutions_only else None,
+        nodes_to_exclude=fp32_convolutions(folded_file) if convolutions_only else None)
     return int8_file
+
+
+def _onnxruntime_quantization():
+    """onnxruntime's quantization module, its optimizer's per-constant log lines silenced."""
+    try:
+        import onnxruntime
+        from onnxruntime import quantization
+    except ImportError:
+        raise UserError("int8 quantization needs onnxruntime: "
+                        "pip install 'paddleseg-liteseg[onnx]'") from None
+    onnxruntime.set_default_logger_severity(3)
+    return quantization
 
 
 def quantize_nncf(onnx_file, int8_file, calibration_images):
@@ -173,7 +178,6 @@ def quantize_nncf(onnx_file, int8_file, calibration_images):
         raise UserError("int8 quantization for OpenVINO needs NNCF: "
                         "pip install 'paddleseg-liteseg[openvino]'") from None
     _check_images(calibration_images)
-    import logging
     logging.getLogger("nncf").setLevel(logging.WARNING)  # it logs a line per node it cannot shape
     model = onnx.load(onnx_file)
     input_name = model.graph.input[0].name

@@ -10,6 +10,7 @@ from paddleseg_liteseg.deploy import create_runtime, export, read_deploy_yaml
 from paddleseg_liteseg.deploy import runtimes
 from paddleseg_liteseg.deploy.cpu_features import bf16_unavailable
 from paddleseg_liteseg.deploy.runtimes import BackendUnavailable, choose_backend
+from paddleseg_liteseg.deploy.quantize import choose_int8_file
 
 FP32_AGREEMENT = 0.9999
 INT8_AGREEMENT = 0.99
@@ -138,8 +139,6 @@ def test_int8_without_an_int8_model_says_how_to_export_one(onnx_extra, exported)
 
 
 def test_int8_file_choice_prefers_agreement_among_equally_fast_files():
-    from paddleseg_liteseg.deploy.quantize import choose_int8_file
-
     scores = {"a": {"agreement": 0.991, "ms": 10.0}, "b": {"agreement": 0.996, "ms": 10.5},
               "c": {"agreement": 0.999, "ms": 30.0}, "d": {"agreement": 0.98, "ms": 5.0}}
     assert choose_int8_file(scores) == "b"  # c agrees more but is much slower; d is fast but below 0.99
