@@ -72,16 +72,15 @@ def onnxruntime_op_profile(model_dir, deploy, batch, threads, runs):
     session = onnxruntime.InferenceSession(os.path.join(model_dir, deploy["onnx"]), options,
                                            providers=["CPUExecutionProvider"])
     name = session.get_inputs()[0].name
-    session.run(None, {name: batch})
-    profile = session.end_profiling()
-    session = onnxruntime.InferenceSession(os.path.join(model_dir, deploy["onnx"]), options,
-                                           providers=["CPUExecutionProvider"])
-    for _ in range(runs):
+    for _ in range(runs + 1):  # the first is a warm-up, left out below
         session.run(None, {name: batch})
-    profile = session.end_profiling()
+    with open(session.end_profiling()) as file:
+        events = json.load(file)
+    warm_up = min((event for event in events if event["name"] == "model_run"), key=lambda event: event["ts"])
     totals = collections.Counter()
-    for event in json.load(open(profile)):
-        if event.get("cat") == "Node" and event["name"].endswith("_kernel_time"):
+    for event in events:
+        if (event.get("cat") == "Node" and event["name"].endswith("_kernel_time")
+                and event["ts"] > warm_up["ts"] + warm_up["dur"]):
             totals[event["args"]["op_name"]] += event["dur"] / 1000 / runs
     return totals
 
