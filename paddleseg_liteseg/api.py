@@ -144,8 +144,9 @@ def export(model_or_config, save_dir, weights=None, onnx=False, int8=False, inpu
         save_dir (str): Output directory: model.json, model.pdiparams, deploy.yaml (+ ONNX).
         weights (str, optional): A checkpoint to export (either layout).
         onnx (bool): Also write model.onnx (needs the ``onnx`` extra).
-        int8 (bool): Also write int8 models calibrated on ``calib_num`` images (implies onnx): see
-            ``deploy.quantize.write_int8_models``.
+        int8 (bool): Also write int8 models calibrated on ``calib_num`` images (implies onnx), and
+            give each int8 runtime the one agreeing best with fp32 on ``calib_num`` images of the
+            config's val_dataset (else the calibration images): see ``deploy.quantize``.
         input_shape (list[int], optional): Fixed N C H W (default: N, H and W stay dynamic).
         output_op (str): "argmax", "softmax" or "none".
         calib_images (str, optional): Calibration images: an image, a folder or a file list
@@ -177,7 +178,7 @@ def export(model_or_config, save_dir, weights=None, onnx=False, int8=False, inpu
                                     class_names=class_names(classes) if classes else None)
     if int8:
         images = calibration_set(model_or_config, builder, transforms, calib_images, calib_num)
-        deploy = write_int8_models(save_dir, deploy, images)
+        deploy = write_int8_models(save_dir, deploy, images, agreement_set(builder, transforms, calib_num))
         write_deploy_yaml(save_dir, deploy)
     return deploy
 
@@ -195,11 +196,39 @@ def calibration_set(config, builder, transforms, calib_images=None, count=32):
         raise UserError("int8 calibration of a model without a config needs calib_images")
     else:
         try:
-            paths = [pair[0] for pair in builder.train_dataset.file_list]
+            paths = dataset_image_paths(builder, "train_dataset")
         except Exception as error:  # PaddleSeg raises many types for a missing or malformed dataset
             raise ConfigError(f"{config_label(config)}: train_dataset gives no calibration images "
                               f"({error}); pass calib_images") from None
     return calibration_images(paths, transforms, count)
+
+
+def agreement_set(builder, transforms, count=32):
+    """``count`` images of the config's val_dataset (its ``builder``'s), preprocessed by
+    ``transforms``, for measuring int8's agreement with fp32 on images the model was not trained
+    on; None (with a warning where the config names a val_dataset) where there are none."""
+    from paddleseg.utils import logger
+
+    from .deploy.quantize import calibration_images
+
+    if builder is None or not builder.config.dic.get("val_dataset"):
+        return None
+    try:
+        paths = dataset_image_paths(builder, "val_dataset")
+    except Exception as error:  # PaddleSeg raises many types for a missing or malformed dataset
+        paths, reason = [], f"val_dataset gives no images ({error})"
+    else:
+        reason = "val_dataset lists no images"
+    if not paths:
+        logger.warning(f"int8: {reason}; measuring the agreement with fp32 on the calibration images")
+        return None
+    return calibration_images(paths, transforms, count)
+
+
+def dataset_image_paths(builder, section):
+    """The image paths of the config's ``section`` dataset ("train_dataset", "val_dataset"); raises
+    what PaddleSeg raises where that dataset is missing or malformed."""
+    return [pair[0] for pair in getattr(builder, section).file_list]
 
 
 def config_label(config):

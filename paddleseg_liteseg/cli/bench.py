@@ -52,6 +52,7 @@ def run(args):
 
 def agreement_images(args, config, builder):
     """``--agreement_num`` images of ``--image_path`` or the config's val (else train) dataset, preprocessed."""
+    from ..api import dataset_image_paths
     from ..deploy.quantize import calibration_images
     from ..errors import ConfigError
     from ..image_files import list_images
@@ -61,7 +62,7 @@ def agreement_images(args, config, builder):
         return calibration_images(list_images(args.image_path)[0], transforms, args.agreement_num)
     for name in ("val_dataset", "train_dataset"):
         try:
-            paths = [pair[0] for pair in getattr(builder, name).file_list]
+            paths = dataset_image_paths(builder, name)
         except Exception:  # PaddleSeg raises many types for a missing or malformed dataset
             continue
         return calibration_images(paths, transforms, args.agreement_num)

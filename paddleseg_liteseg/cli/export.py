@@ -16,7 +16,7 @@ def add_arguments(parser):
                         help="Also write model.onnx (dynamic shapes unless --input_shape).")
     add_int8_arguments(parser, "Also write int8 models calibrated on dataset images: onnxruntime's "
                                "quantizer's and NNCF's (where installed), each runtime given the one that agrees "
-                               "best with fp32 (implies --onnx).")
+                               "best with fp32 on --calib_num images of the config's val_dataset (implies --onnx).")
     parser.add_argument("--tune", action="store_true",
                         help="Then time every runtime here and record the fastest that agrees with fp32 "
                              "(implies --onnx; see `paddleseg tune`).")

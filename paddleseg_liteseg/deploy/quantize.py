@@ -1,8 +1,10 @@
 """int8 post-training quantization of the exported ONNX model, calibrated on real images.
 
 Two quantizers write three QDQ models, and each runtime runs the fastest of those that agree with
-fp32 on at least ``MIN_AGREEMENT`` of the calibration images' pixels on that runtime (among about
-equally fast ones, the most agreeing; where none agrees enough, the most agreeing): runtimes fuse
+fp32 on at least ``MIN_AGREEMENT`` of the agreement images' pixels on that runtime (among about
+equally fast ones, the most agreeing; where none agrees enough, the most agreeing). Those images
+are best ones the model was not trained on (``export`` takes the config's val set): a model is
+more confident on its training images, so int8 flips fewer of their pixels there. Runtimes fuse
 QDQ graphs into their int8 kernels differently, so which model loses least, and which runs fast,
 differs between models and runtimes.
 
@@ -36,7 +38,7 @@ INT8_FILE = "model_int8.onnx"
 CONV_INT8_FILE = "model_int8_conv.onnx"
 NNCF_INT8_FILE = "model_int8_nncf.onnx"
 OPENVINO_INT8_KEY = "openvino_int8"  # deploy.yaml key of OpenVINO's int8 model (onnxruntime's: export.ONNX_INT8_KEY)
-INT8_SCORES_KEY = "int8_calibration"  # deploy.yaml: {runtime: {file: agreement with fp32 and ms on calibration images}}
+INT8_SCORES_KEY = "int8_calibration"  # deploy.yaml: {runtime: {file: agreement with fp32 and ms}}
 CALIBRATION_IMAGES = 32
 MIN_AGREEMENT = 0.99
 SAME_SPEED = 1.1  # files within this factor of the fastest one's time count as equally fast
@@ -58,14 +60,16 @@ def calibration_images(image_paths, transforms, count=CALIBRATION_IMAGES):
     return [compose({"img": read_image(path).astype("float32")})["img"] for path in spread(image_paths, count)]
 
 
-def write_int8_models(model_dir, deploy, calibration_images):
+def write_int8_models(model_dir, deploy, calibration_images, agreement_images=None):
     """Quantize ``deploy``'s ONNX model with each installed quantizer and give each installed int8
-    runtime its file (see above), measured on ``calibration_images``; returns ``deploy`` with the
-    choices and their measurements added (the caller writes deploy.yaml).
+    runtime its file (see above); returns ``deploy`` with the choices and their measurements added
+    (the caller writes deploy.yaml).
 
     Args:
         calibration_images (list[np.ndarray]): Preprocessed (C, H, W) float32 images, as the model
             gets them at inference; a few dozen from the training set are plenty.
+        agreement_images (list[np.ndarray], optional): Preprocessed images the choice measures the
+            agreement with fp32 on (default: the calibration images).
     """
     from .export import ONNX_INT8_KEY
     from .runtimes import BACKENDS, create_runtime
@@ -79,7 +83,7 @@ def write_int8_models(model_dir, deploy, calibration_images):
     if importlib.util.find_spec("nncf") is not None:
         candidates.append(quantize_nncf(onnx_file, os.path.join(model_dir, NNCF_INT8_FILE), calibration_images))
     deploy = dict(deploy)
-    batches = [image[np.newaxis].astype("float32") for image in calibration_images]
+    batches = [image[np.newaxis].astype("float32") for image in agreement_images or calibration_images]
     reference = create_runtime(model_dir, deploy, "onnxruntime", precision="fp32")
     expected = [_labels(reference(batch)) for batch in batches]
     scores = {}
