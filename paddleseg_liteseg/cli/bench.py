@@ -52,19 +52,14 @@ def run(args):
 
 def agreement_images(args, config, builder):
     """``--agreement_num`` images of ``--image_path`` or the config's val (else train) dataset, preprocessed."""
-    from ..api import dataset_image_paths
     from ..deploy.quantize import calibration_images
-    from ..errors import ConfigError
     from ..image_files import list_images
+    from .config import dataset_pairs
 
     transforms = config.val_dataset_cfg.get("transforms") or [{"type": "Normalize"}]
     if args.image_path:
-        return calibration_images(list_images(args.image_path)[0], transforms, args.agreement_num)
-    for name in ("val_dataset", "train_dataset"):
-        try:
-            paths = dataset_image_paths(builder, name)
-        except Exception:  # PaddleSeg raises many types for a missing or malformed dataset
-            continue
-        return calibration_images(paths, transforms, args.agreement_num)
-    raise ConfigError(f"{args.config}: neither val_dataset nor train_dataset gives images for the agreement "
-                      "with fp32; pass --image_path")
+        paths = list_images(args.image_path)[0]
+    else:
+        paths = [image for image, _ in dataset_pairs(builder, args.config, "for the agreement with fp32",
+                                                     "--image_path")[0]]
+    return calibration_images(paths, transforms, args.agreement_num)

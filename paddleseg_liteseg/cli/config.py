@@ -35,6 +35,23 @@ def load(args, sections=(), **overrides):
     return load_config(args.config, sections=sections, opts=args.opts, **overrides)
 
 
+def dataset_pairs(builder, config, purpose, instead):
+    """((image, label) paths, ignore_index) of the config's val (else train) dataset; where neither
+    lists images, the error says they were wanted ``purpose`` and names ``instead``, the flags
+    that give images otherwise."""
+    from ..errors import ConfigError
+
+    for name in ("val_dataset", "train_dataset"):
+        try:
+            dataset = getattr(builder, name)
+            pairs = [tuple(pair[:2]) for pair in dataset.file_list]
+        except Exception:  # PaddleSeg raises many types for a missing or malformed dataset
+            continue
+        if pairs:
+            return pairs, dataset.ignore_index
+    raise ConfigError(f"{config}: neither val_dataset nor train_dataset gives images {purpose}; pass {instead}")
+
+
 def built_model(builder, model_path=None):
     """The config's model, holding the weights at ``model_path`` (either checkpoint layout) when given;
     the config's ``pretrained`` files are then not fetched (see ``api.model_with_weights``)."""

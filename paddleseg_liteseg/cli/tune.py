@@ -12,13 +12,19 @@ def add_tune_arguments(parser):
                              "tune on, with labels for mIoU.")
     parser.add_argument("--tune_num", type=int, default=16, help="Images to tune on (default 16).")
     parser.add_argument("--tune_repeats", type=int, default=10, help="Timed rounds (default 10).")
+    parser.add_argument("--batch_size", type=int, default=1,
+                        help="Images per timed run, as `paddleseg infer --batch_size` will run them "
+                             "(default 1); the tuning result applies to that batch size.")
 
 
 def add_arguments(parser):
+    from .config import add_config_argument
+
     parser.add_argument("--model_dir", required=True, help="A directory written by `paddleseg export`.")
     parser.add_argument("--image_path", default=None,
                         help="Images to tune on (an image, a folder or a file list), without labels; "
-                             "or give --tune_labels.")
+                             "or give --tune_labels or --config.")
+    add_config_argument(parser, required=False)
     parser.add_argument("--ignore_index", type=int, default=255, help="Label value left out of mIoU.")
     parser.add_argument("--device", default="cpu", choices=["cpu", "gpu"], help="Device (default cpu).")
     parser.add_argument("--cpu_threads", type=int, default=None,
@@ -31,13 +37,18 @@ def run(args):
     from ..errors import UserError
     from ..image_files import list_images
 
+    from .config import dataset_pairs, load
+
+    ignore_index = args.ignore_index
     if args.tune_labels:
         pairs = labelled_pairs(args.tune_labels)
     elif args.image_path:
         pairs = [(path, None) for path in list_images(args.image_path)[0]]
+    elif args.config:
+        pairs, ignore_index = dataset_pairs(load(args)[1], args.config, "to tune on", "--tune_labels or --image_path")
     else:
-        raise UserError("give the images to tune on: --image_path or --tune_labels")
-    run_tuning(args, args.model_dir, read_deploy_yaml(args.model_dir), pairs, args.ignore_index)
+        raise UserError("give the images to tune on: --image_path, --tune_labels or --config")
+    run_tuning(args, args.model_dir, read_deploy_yaml(args.model_dir), pairs, ignore_index)
 
 
 def labelled_pairs(file_list):
@@ -76,15 +87,16 @@ def run_tuning(args, model_dir, deploy, pairs, ignore_index):
     samples = tuning_samples(pairs, deploy["transforms"], args.tune_num)
     entry = tune(model_dir, deploy, samples, device=getattr(args, "device", None) or "cpu",
                  threads=getattr(args, "cpu_threads", None), min_agreement=args.min_agreement,
-                 max_miou_drop=args.max_miou_drop / 100, repeats=args.tune_repeats, ignore_index=ignore_index)
+                 max_miou_drop=args.max_miou_drop / 100, repeats=args.tune_repeats, ignore_index=ignore_index,
+                 batch_size=args.batch_size)
     print(format_entry(entry))
     print(f"Wrote {os.path.join(model_dir, TUNING_FILE)}")
 
 
 def tune_export(args, builder, model_dir, deploy):
     """``export --tune``: on --tune_labels, --calib_image_path, or the config's val (else train) dataset."""
-    from ..errors import ConfigError
     from ..image_files import list_images
+    from .config import dataset_pairs
 
     ignore_index = 255
     if args.tune_labels:
@@ -92,15 +104,5 @@ def tune_export(args, builder, model_dir, deploy):
     elif args.calib_image_path:
         pairs = [(path, None) for path in list_images(args.calib_image_path)[0]]
     else:
-        pairs = None
-        for name in ("val_dataset", "train_dataset"):
-            try:
-                dataset = getattr(builder, name)
-                pairs, ignore_index = [tuple(pair[:2]) for pair in dataset.file_list], dataset.ignore_index
-                break
-            except Exception:  # PaddleSeg raises many types for a missing or malformed dataset
-                continue
-        if not pairs:
-            raise ConfigError(f"{args.config}: neither val_dataset nor train_dataset gives images to tune "
-                              "on; pass --tune_labels or --calib_image_path")
+        pairs, ignore_index = dataset_pairs(builder, args.config, "to tune on", "--tune_labels or --calib_image_path")
     run_tuning(args, model_dir, deploy, pairs, ignore_index)

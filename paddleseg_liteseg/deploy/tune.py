@@ -65,13 +65,15 @@ def tuning_samples(pairs, transforms, count=TUNING_IMAGES):
     return samples
 
 
-def measure(model_dir, deploy, samples, device="cpu", threads=None, repeats=10, warmup=2, ignore_index=255):
+def measure(model_dir, deploy, samples, device="cpu", threads=None, repeats=10, warmup=2, ignore_index=255,
+            batch_size=1):
     """Time every available backend x precision and score its labels against Paddle Inference fp32.
 
     Args:
         samples (list[Sample]): Preprocessed images (``tuning_samples``); timing runs those of the
             first one's shape, agreement and mIoU all of them at their original size.
         ignore_index (int): Label value left out of mIoU.
+        batch_size (int): Images per timed run, as ``infer`` will run them (its tuning key).
     Returns:
         (rows, skipped, input_shape): one row per runtime (backend, precision, median_ms,
         agreement, miou where labels are given), {"backend precision": why not}, the timed N C H W.
@@ -79,11 +81,13 @@ def measure(model_dir, deploy, samples, device="cpu", threads=None, repeats=10, 
     from ..predictor import labels_from_output
 
     threads = threads or default_threads()
-    input_shape = (1, *samples[0].image.shape)
+    if batch_size < 1:
+        raise UserError(f"batch_size must be >= 1, got {batch_size}")
+    input_shape = (batch_size, *samples[0].image.shape)
     fixed = deploy.get("input_shape") or []
-    if all(isinstance(size, int) and size > 0 for size in fixed) and list(fixed[1:]) != list(input_shape[1:]):
-        raise UserError(f"{model_dir} is exported for input {fixed}, but the tuning images preprocess "
-                        f"to {list(input_shape)}; tune on images of that size")
+    if all(isinstance(size, int) and size > 0 for size in fixed) and list(fixed) != list(input_shape):
+        raise UserError(f"{model_dir} is exported for input {fixed}, but tuning would run "
+                        f"{list(input_shape)}; tune on images of that size, in batches of {fixed[0]}")
     runtimes, skipped = {}, {}
     precisions = [precision for precision in PRECISIONS if not (device == "cpu" and precision == "fp16")]
     for backend, precision in itertools.product(BACKENDS, precisions):  # fp16 is a GPU precision here
@@ -96,7 +100,8 @@ def measure(model_dir, deploy, samples, device="cpu", threads=None, repeats=10, 
         raise UserError(f"tuning needs Paddle Inference fp32 as the reference: {skipped['paddle fp32']}")
     labels = {key: [labels_from_output(runtime(sample.image[np.newaxis])[0], sample.trans_info)
                     for sample in samples] for key, runtime in runtimes.items()}
-    timed = [sample.image[np.newaxis] for sample in samples if sample.image.shape == samples[0].image.shape]
+    timed = _batches([sample.image for sample in samples if sample.image.shape == samples[0].image.shape],
+                     batch_size)
     times = time_interleaved({key: _cycling(runtime, timed) for key, runtime in runtimes.items()},
                              repeats, warmup)
     reference = labels[REFERENCE]
@@ -113,6 +118,13 @@ def measure(model_dir, deploy, samples, device="cpu", threads=None, repeats=10, 
             row["miou"] = round(mean_iou(predicted, truth, num_classes, ignore_index), 5)
         rows.append(row)
     return rows, skipped, input_shape
+
+
+def _batches(images, batch_size):
+    """``images`` stacked ``batch_size`` at a time, in turn round the list (at least one batch)."""
+    count = max(1, len(images) // batch_size)
+    return [np.stack([images[(start + offset) % len(images)] for offset in range(batch_size)])
+            for start in range(0, count * batch_size, batch_size)]
 
 
 def _cycling(runtime, batches):
@@ -138,11 +150,11 @@ def pick(rows, min_agreement=MIN_AGREEMENT, max_miou_drop=MAX_MIOU_DROP):
 
 
 def tune(model_dir, deploy, samples, device="cpu", threads=None, min_agreement=MIN_AGREEMENT,
-         max_miou_drop=MAX_MIOU_DROP, repeats=10, warmup=2, ignore_index=255):
+         max_miou_drop=MAX_MIOU_DROP, repeats=10, warmup=2, ignore_index=255, batch_size=1):
     """Measure, pick and write ``tuning.json`` (the entry for this key replaced); return the entry."""
     threads = threads or default_threads()
     rows, skipped, input_shape = measure(model_dir, deploy, samples, device, threads, repeats, warmup,
-                                         ignore_index)
+                                         ignore_index, batch_size)
     choice = pick(rows, min_agreement, max_miou_drop)
     entry = {"key": tuning_key(device, threads, input_shape),
              "choice": {"backend": choice["backend"], "precision": choice["precision"]},

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from paddleseg_liteseg.cli import main
-from paddleseg_liteseg.deploy import runtime_choice, runtimes
+from paddleseg_liteseg.deploy import read_deploy_yaml, runtime_choice, runtimes
 from paddleseg_liteseg.deploy.runtime_choice import choose_runtime
-from paddleseg_liteseg.deploy.tune import TUNING_FILE, pick, tuning_key, tuning_samples
+from paddleseg_liteseg.deploy.tune import TUNING_FILE, Sample, measure, pick, tuning_key, tuning_samples
 from paddleseg_liteseg.errors import UserError
 
 SPEED_LINE = re.compile(r"^Speed: (\d+) images, model \d+\.\d ms/image \(median\), \d+\.\d images/s end to end$",
@@ -157,7 +157,9 @@ def test_export_tune_tunes_on_the_config_val_set_and_infer_uses_it(onnx_extra, t
                  "--save_dir", str(model_dir), "--int8", "--calib_num", "4", "--tune", "--tune_num", "4",
                  "--tune_repeats", "1"]) == 0
     output = capsys.readouterr().out
-    assert "model_int8.onnx" in output and f"Wrote {model_dir / TUNING_FILE}" in output
+    exported_line = next(line for line in output.splitlines() if line.startswith("Exported to"))
+    deploy = read_deploy_yaml(str(model_dir))
+    assert deploy["onnx_int8"] in exported_line and f"Wrote {model_dir / TUNING_FILE}" in output
     [entry] = json.loads((model_dir / TUNING_FILE).read_text())["entries"]
     assert entry["labelled"] and entry["images"] == 4  # the config's val_dataset has labels
     assert {(row["backend"], row["precision"]) for row in entry["rows"]} >= {("paddle", "fp32"), ("onnxruntime", "int8")}
@@ -167,3 +169,32 @@ def test_export_tune_tunes_on_the_config_val_set_and_infer_uses_it(onnx_extra, t
     chosen = entry["choice"]
     assert capsys.readouterr().out.splitlines()[0].startswith(
         f"Backend: {chosen['backend']} (cpu, {chosen['precision']}), tuned on this machine")
+
+
+def test_tune_on_a_configs_val_set_in_batches_applies_to_that_batch_size(onnx_extra, exported, toy_model,
+                                                                         tmp_path, capsys):
+    model_dir = tmp_path / "model"
+    shutil.copytree(exported, model_dir)
+    assert main(["tune", "--model_dir", str(model_dir), "--config", toy_model.config, "--batch_size", "2",
+                 "--tune_num", "4", "--tune_repeats", "1", "--cpu_threads", "1"]) == 0
+    assert "Wrote" in capsys.readouterr().out
+    [entry] = json.loads((model_dir / TUNING_FILE).read_text())["entries"]
+    assert entry["key"]["input_shape"] == [2, *SHAPE[1:]]
+    assert entry["labelled"] and all("miou" in row for row in entry["rows"])  # the val set's labels
+    infer = ["infer", "--model_dir", str(model_dir), "--image_path", str(toy_model.root / "leftImg8bit" / "val"),
+             "--save_dir", str(tmp_path / "out"), "--cpu_threads", "1"]
+    assert main(infer + ["--batch_size", "2"]) == 0
+    assert "tuned on this machine" in capsys.readouterr().out.splitlines()[0]
+    assert main(infer) == 0
+    assert f"input shape [2, 3, 128, 256] there, {SHAPE} here" in capsys.readouterr().out.splitlines()[0]
+
+
+def test_a_fixed_shape_export_is_not_tuned_at_another_batch_size(tmp_path):
+    samples = [Sample(np.zeros(SHAPE[1:], "float32"), [], None)]
+    with pytest.raises(UserError, match=re.escape(f"exported for input {SHAPE}, but tuning would run [2, 3, 128, 256]")):
+        measure(str(tmp_path), dict(DEPLOY, input_shape=SHAPE), samples, batch_size=2)
+
+
+def test_tune_without_images_names_the_flags_that_give_them(tmp_path, capsys):
+    assert main(["tune", "--model_dir", str(tmp_path)]) == 1
+    assert "give the images to tune on: --image_path, --tune_labels or --config" in capsys.readouterr().err
