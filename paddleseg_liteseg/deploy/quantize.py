@@ -2,7 +2,8 @@
 
 Two quantizers write three QDQ models, and each runtime runs the fastest of those that agree with
 fp32 on at least ``MIN_AGREEMENT`` of the agreement images' pixels on that runtime (among about
-equally fast ones, the most agreeing; where none agrees enough, the most agreeing). Those images
+equally fast ones, the most agreeing; where none agrees enough, the most agreeing), leaving out
+those slower than the fp32 model on that runtime unless all are: int8 exists to be faster. Those images
 are best ones the model was not trained on (``export`` takes the config's val set): a model is
 more confident on its training images, so int8 flips fewer of their pixels there. Runtimes fuse
 QDQ graphs into their int8 kernels differently, so which model loses least, and which runs fast,
@@ -38,7 +39,7 @@ INT8_FILE = "model_int8.onnx"
 CONV_INT8_FILE = "model_int8_conv.onnx"
 NNCF_INT8_FILE = "model_int8_nncf.onnx"
 OPENVINO_INT8_KEY = "openvino_int8"  # deploy.yaml key of OpenVINO's int8 model (onnxruntime's: export.ONNX_INT8_KEY)
-INT8_SCORES_KEY = "int8_calibration"  # deploy.yaml: {runtime: {file: agreement with fp32 and ms}}
+INT8_SCORES_KEY = "int8_calibration"  # deploy.yaml: {runtime: {file: agreement with fp32 and ms}}, fp32's file too
 CALIBRATION_IMAGES = 32
 MIN_AGREEMENT = 0.99
 SAME_SPEED = 1.1  # files within this factor of the fastest one's time count as equally fast
@@ -90,14 +91,14 @@ def write_int8_models(model_dir, deploy, calibration_images, agreement_images=No
     for backend, key in (("onnxruntime", ONNX_INT8_KEY), ("openvino", OPENVINO_INT8_KEY)):
         if BACKENDS[backend].unavailable(model_dir, dict(deploy, **{key: INT8_FILE}), "cpu", "int8"):
             continue
-        scores[backend] = {}
+        fp32 = create_runtime(model_dir, deploy, backend, precision="fp32")
+        scores[backend] = {deploy["onnx"]: {"agreement": 1.0, "ms": _milliseconds(fp32, batches[0])}}
         for candidate in candidates:
             name = os.path.basename(candidate)
             runtime = create_runtime(model_dir, dict(deploy, **{key: name}), backend, precision="int8")
             agreement = np.mean([(_labels(runtime(batch)) == labels).mean() for batch, labels in zip(batches, expected)])
-            scores[backend][name] = {"agreement": round(float(agreement), 5),
-                                     "ms": round(1000 * min(seconds(runtime, batches[0]) for _ in range(3)), 2)}
-        deploy[key] = choose_int8_file(scores[backend])
+            scores[backend][name] = {"agreement": round(float(agreement), 5), "ms": _milliseconds(runtime, batches[0])}
+        deploy[key] = choose_int8_file(scores[backend], fp32_file=deploy["onnx"])
     deploy[INT8_SCORES_KEY] = scores
     for candidate in candidates:
         if os.path.basename(candidate) not in (deploy.get(ONNX_INT8_KEY), deploy.get(OPENVINO_INT8_KEY)):
@@ -105,15 +106,27 @@ def write_int8_models(model_dir, deploy, calibration_images, agreement_images=No
     return deploy
 
 
-def choose_int8_file(scores):
+def choose_int8_file(scores, fp32_file=None):
     """Of the files agreeing enough, the most agreeing of those about as fast as the fastest (a
-    file just above the threshold on the calibration images may fall below it on others); where
-    none agrees enough, the most agreeing. ``scores``: {file: {"agreement", "ms"}}."""
-    agreeing = [name for name, score in scores.items() if score["agreement"] >= MIN_AGREEMENT]
+    file just above the threshold on some images may fall below it on others); where none agrees
+    enough, the most agreeing. Files slower than ``fp32_file`` are left out unless all are.
+
+    Args:
+        scores (dict): {file: {"agreement", "ms"}}, ``fp32_file``'s among them when given.
+    """
+    files = {name: score for name, score in scores.items() if name != fp32_file}
+    if fp32_file is not None:
+        files = {name: score for name, score in files.items() if score["ms"] < scores[fp32_file]["ms"]} or files
+    agreeing = [name for name, score in files.items() if score["agreement"] >= MIN_AGREEMENT]
     if agreeing:
-        fastest = min(scores[name]["ms"] for name in agreeing)
-        agreeing = [name for name in agreeing if scores[name]["ms"] <= SAME_SPEED * fastest]
-    return max(agreeing or scores, key=lambda name: scores[name]["agreement"])
+        fastest = min(files[name]["ms"] for name in agreeing)
+        agreeing = [name for name in agreeing if files[name]["ms"] <= SAME_SPEED * fastest]
+    return max(agreeing or files, key=lambda name: files[name]["agreement"])
+
+
+def _milliseconds(runtime, batch):
+    """``runtime``'s best time of three on ``batch``, in ms."""
+    return round(1000 * min(seconds(runtime, batch) for _ in range(3)), 2)
 
 
 def _labels(output):

@@ -143,3 +143,11 @@ def test_int8_file_choice_prefers_agreement_among_equally_fast_files():
               "c": {"agreement": 0.999, "ms": 30.0}, "d": {"agreement": 0.98, "ms": 5.0}}
     assert choose_int8_file(scores) == "b"  # c agrees more but is much slower; d is fast but below 0.99
     assert choose_int8_file({"x": {"agreement": 0.97, "ms": 1.0}, "y": {"agreement": 0.985, "ms": 9.0}}) == "y"
+
+
+def test_int8_file_choice_leaves_out_files_slower_than_fp32_unless_all_are():
+    scores = {"model.onnx": {"agreement": 1.0, "ms": 8.0},
+              "x": {"agreement": 0.97, "ms": 4.0}, "y": {"agreement": 0.985, "ms": 9.0}}
+    assert choose_int8_file(scores, fp32_file="model.onnx") == "x"  # y agrees more, but is slower than fp32
+    scores["x"]["ms"] = 12.0
+    assert choose_int8_file(scores, fp32_file="model.onnx") == "y"
