@@ -144,9 +144,9 @@ def export(model_or_config, save_dir, weights=None, onnx=False, int8=False, inpu
         save_dir (str): Output directory: model.json, model.pdiparams, deploy.yaml (+ ONNX).
         weights (str, optional): A checkpoint to export (either layout).
         onnx (bool): Also write model.onnx (needs the ``onnx`` extra).
-        int8 (bool): Also write int8 models calibrated on ``calib_num`` images (implies onnx), and
-            give each int8 runtime the one agreeing best with fp32 on ``calib_num`` images of the
-            config's val_dataset (else the calibration images): see ``deploy.quantize``.
+        int8 (bool): Also write int8 models calibrated on ``calib_num`` images (implies onnx);
+            each int8 runtime's file is chosen by speed and agreement with fp32 on ``calib_num``
+            images of the config's val_dataset (else the calibration images): see ``deploy.quantize``.
         input_shape (list[int], optional): Fixed N C H W (default: N, H and W stay dynamic).
         output_op (str): "argmax", "softmax" or "none".
         calib_images (str, optional): Calibration images: an image, a folder or a file list

@@ -36,7 +36,6 @@ def run(args):
     from ..deploy.export import read_deploy_yaml
     from ..errors import UserError
     from ..image_files import list_images
-
     from .config import dataset_pairs, load
 
     ignore_index = args.ignore_index

@@ -3,11 +3,11 @@
 Two quantizers write three QDQ models, and each runtime runs the fastest of those that agree with
 fp32 on at least ``MIN_AGREEMENT`` of the agreement images' pixels on that runtime (among about
 equally fast ones, the most agreeing; where none agrees enough, the most agreeing), leaving out
-those slower than the fp32 model on that runtime unless all are: int8 exists to be faster. Those images
-are best ones the model was not trained on (``export`` takes the config's val set): a model is
-more confident on its training images, so int8 flips fewer of their pixels there. Runtimes fuse
-QDQ graphs into their int8 kernels differently, so which model loses least, and which runs fast,
-differs between models and runtimes.
+those slower than the fp32 model on that runtime unless all are: int8 exists to be faster. The
+agreement images are best ones the model was not trained on (``export`` takes the config's val
+set): a model is more confident on its training images, so int8 flips fewer of their pixels.
+Runtimes fuse QDQ graphs into their int8 kernels differently, so which model loses least, and
+which runs fast, differs between models and runtimes.
 
 - onnxruntime's static quantization. Batch norms are folded into the convolutions first
   (``quant_pre_process``), so each convolution is quantized once, with its folded weights, and
