@@ -12,7 +12,6 @@ near pixels, keeping layers in fp32 cannot remove them; wider margins (a better-
 Writes ``int8_margins.md`` beside this script and prints it.
 """
 import argparse
-import logging
 import os
 import tempfile
 from pathlib import Path
@@ -21,7 +20,7 @@ import numpy as np
 
 from paddleseg_liteseg.deploy import create_runtime, read_deploy_yaml
 from paddleseg_liteseg.deploy.cpu_features import read_cpu_info
-from paddleseg_liteseg.deploy.quantize import OPENVINO_INT8_KEY, calibration_images, fp32_convolutions
+from paddleseg_liteseg.deploy.quantize import OPENVINO_INT8_KEY, calibration_images, quantize_nncf
 
 HERE = Path(__file__).resolve().parent
 NEAR = 0.01  # a pixel is near when its top-two logit gap is below this fraction of the logit scale
@@ -46,21 +45,6 @@ def split_images(root, split):
                               [{"type": "Normalize"}], len(paths))
 
 
-def quantized(onnx_file, int8_file, images, also_fp32=()):
-    """NNCF's mixed-preset model of ``onnx_file`` with export's fp32 layers and ``also_fp32`` kept."""
-    import nncf
-    import onnx
-
-    logging.getLogger("nncf").setLevel(logging.WARNING)
-    model = onnx.load(onnx_file)
-    name = model.graph.input[0].name
-    dataset = nncf.Dataset(images, lambda image: {name: image[np.newaxis]})
-    ignored = sorted(set(fp32_convolutions(onnx_file)) | set(also_fp32))
-    onnx.save(nncf.quantize(model, dataset, preset=nncf.QuantizationPreset.MIXED, subset_size=len(images),
-                            ignored_scope=nncf.IgnoredScope(names=ignored)), int8_file)
-    return int8_file
-
-
 def measure(variant, cache, last_fp32, threads):
     """Near pixels of ``variant``'s model and what two int8 models change, on the held-out photos."""
     import onnx
@@ -82,7 +66,7 @@ def measure(variant, cache, last_fp32, threads):
         os.symlink(onnx_file, os.path.join(work, deploy["onnx"]))
         for label, also in (("export's NNCF model", ()), (f"last {last_fp32} convolutions also fp32",
                                                            convolutions[-last_fp32:])):
-            name = quantized(onnx_file, os.path.join(work, "int8.onnx"), calibration, also)
+            name = quantize_nncf(onnx_file, os.path.join(work, "int8.onnx"), calibration, also)
             runtime = create_runtime(work, dict(deploy, **{OPENVINO_INT8_KEY: os.path.basename(name)}),
                                      "openvino", precision="int8", threads=threads)
             int8 = np.concatenate([runtime(image[np.newaxis])[0].ravel() for image in held_out])

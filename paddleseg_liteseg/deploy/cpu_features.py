@@ -3,8 +3,9 @@
 bf16 is offered only where the CPU has bf16 instructions (``avx512_bf16`` or AMX's ``amx_bf16``):
 elsewhere runtimes emulate it, slower than fp32. Only AMX's tile units multiply bf16 at several
 times the fp32 rate; ``avx512_bf16`` alone has bf16 dot products at about the fp32 rate, where
-bf16 mostly saves memory traffic, so whether it wins there is left to measurement (``tune``). The instruction-set flags also key tuning
-results (``tune.py``), so a model directory copied to another kind of CPU is re-tuned.
+bf16 mostly saves memory traffic, so whether it wins there is left to measurement (``tune``).
+The instruction-set flags also key tuning results (``tune.py``), so a model directory copied to
+another kind of CPU is re-tuned.
 """
 import platform
 from collections import namedtuple

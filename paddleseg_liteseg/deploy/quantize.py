@@ -91,7 +91,7 @@ def write_int8_models(model_dir, deploy, calibration_images, agreement_images=No
     for backend, key in (("onnxruntime", ONNX_INT8_KEY), ("openvino", OPENVINO_INT8_KEY)):
         if BACKENDS[backend].unavailable(model_dir, dict(deploy, **{key: INT8_FILE}), "cpu", "int8"):
             continue
-        fp32 = create_runtime(model_dir, deploy, backend, precision="fp32")
+        fp32 = reference if backend == "onnxruntime" else create_runtime(model_dir, deploy, backend, precision="fp32")
         scores[backend] = {deploy["onnx"]: {"agreement": 1.0, "ms": _milliseconds(fp32, batches[0])}}
         for candidate in candidates:
             name = os.path.basename(candidate)
@@ -186,8 +186,9 @@ def _onnxruntime_quantization():
     return quantization
 
 
-def quantize_nncf(onnx_file, int8_file, calibration_images):
-    """Write NNCF's int8 QDQ version of ``onnx_file`` to ``int8_file``."""
+def quantize_nncf(onnx_file, int8_file, calibration_images, also_fp32=()):
+    """Write NNCF's int8 QDQ version of ``onnx_file`` to ``int8_file``, keeping ``fp32_convolutions``
+    and the nodes named in ``also_fp32`` in fp32."""
     try:
         import nncf
         import onnx
@@ -201,7 +202,8 @@ def quantize_nncf(onnx_file, int8_file, calibration_images):
     dataset = nncf.Dataset(calibration_images, lambda image: {input_name: image[np.newaxis].astype("float32")})
     quantized = nncf.quantize(model, dataset, preset=nncf.QuantizationPreset.MIXED,
                               subset_size=len(calibration_images),
-                              ignored_scope=nncf.IgnoredScope(names=list(fp32_convolutions(onnx_file))))
+                              ignored_scope=nncf.IgnoredScope(
+                                  names=sorted(set(fp32_convolutions(onnx_file)) | set(also_fp32))))
     onnx.save(quantized, int8_file)
     return int8_file
 
