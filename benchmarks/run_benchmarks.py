@@ -41,6 +41,7 @@ from paddleseg_liteseg.deploy.quantize import INT8_SCORES_KEY, calibration_image
 from paddleseg_liteseg.deploy.runtimes import BackendUnavailable
 from paddleseg_liteseg.deploy.tune import measure, pick, tuning_samples
 from paddleseg_liteseg.evaluation.confusion import mean_iou
+from report_sections import kept_sections
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -302,7 +303,8 @@ def write_markdown(results, path):
         lines += [f"| {backend} | {name} | {score['agreement']} | {score['ms']} |"
                   for backend, files in run["int8_calibration"].items() for name, score in files.items()]
     lines += ["", "![speed vs resolution](speed_vs_resolution.png)", ""]
-    path.write_text("\n".join(lines))
+    kept = kept_sections(path)  # the other benchmark scripts' sections
+    path.write_text("\n".join(lines) + ("\n" + kept if kept else ""))
 
 
 def _cell(value):

@@ -53,9 +53,16 @@ def read_image(path):
         data = np.fromfile(path, dtype=np.uint8)
     except OSError as error:
         raise ImageError(f"{path}: cannot be read ({error.strerror or error})") from None
+    return decode_image(data, path)
+
+
+def decode_image(data, source):
+    """Encoded image bytes (a uint8 array or ``bytes``) as 8-bit BGR, as ``read_image`` decodes a
+    file; ``source`` names them in the ImageError raised when they can't be."""
+    data = np.frombuffer(data, dtype=np.uint8) if isinstance(data, (bytes, bytearray, memoryview)) else data
     if data.size == 0:
-        raise ImageError(f"{path}: empty file")
+        raise ImageError(f"{source}: empty file")
     image = cv2.imdecode(data, cv2.IMREAD_COLOR)
     if image is None:
-        raise ImageError(f"{path}: not an image OpenCV can decode (corrupt, truncated or another format)")
+        raise ImageError(f"{source}: not an image OpenCV can decode (corrupt, truncated or another format)")
     return image

@@ -1,0 +1,143 @@
+"""PaddleX's semantic-segmentation protocol: its documented client gets what `paddleseg infer` writes."""
+import base64
+
+import cv2
+import numpy as np
+import pytest
+import requests
+from PIL import Image
+
+from paddleseg_liteseg.cli import main
+from paddleseg_liteseg.image_files import read_image
+from paddleseg_liteseg.serving.paddlex_protocol import resized_for
+from paddleseg_liteseg.serving.settings import ServeSettings
+from serving.conftest import app_client, base64_of
+
+
+def paddlex_client(url, image_path):
+    """PaddleX's documented Python client, unchanged but for its URL and image path."""
+    api_url = f"{url}/semantic-segmentation"
+    with open(image_path, "rb") as file:
+        image_bytes = file.read()
+        image_data = base64.b64encode(image_bytes).decode("ascii")
+    payload = {"image": image_data}
+    response = requests.post(api_url, json=payload)
+    assert response.status_code == 200
+    return response.json()["result"]
+
+
+@pytest.mark.slow
+def test_paddlex_client_gets_the_label_map_infer_writes(start_server, served_model, photo, tmp_path):
+    assert main(["infer", "--model_dir", served_model, "--image_path", photo, "--save_dir", str(tmp_path)]) == 0
+    written = np.array(Image.open(tmp_path / "pseudo_color_prediction" / "grace_hopper.png"))  # palette indices
+    server = start_server()
+    server.wait_ready()
+
+    result = paddlex_client(server.url, photo)
+
+    height, width = result["size"]
+    assert (height, width) == written.shape
+    labels = np.array(result["labelMap"], dtype=np.uint8).reshape(height, width)
+    np.testing.assert_array_equal(labels, written)
+    overlay = cv2.imdecode(np.frombuffer(base64.b64decode(result["image"]), np.uint8), cv2.IMREAD_COLOR)
+    assert overlay.shape == (height, width, 3)
+    code, output = server.stop()
+    assert code == 0
+    assert f"Serving {served_model} on onnxruntime fp32" in output and f"at {server.url}" in output
+
+
+@pytest.fixture(scope="module")
+def client(served_model):
+    with app_client(ServeSettings(model_dir=served_model, backend="onnxruntime", precision="fp32",
+                                  max_batch_size=1)) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def predictor(served_model):
+    from paddleseg_liteseg.predictor import Predictor
+    return Predictor(served_model, backend="onnxruntime", precision="fp32")
+
+
+def infer(client, image, **fields):
+    response = client.post("/semantic-segmentation", json={"image": image, **fields})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["errorCode"] == 0 and body["errorMsg"] == "Success" and len(body["logId"]) == 36
+    height, width = body["result"]["size"]
+    return np.array(body["result"]["labelMap"], dtype=np.uint8).reshape(height, width), body["result"]
+
+
+def test_target_size_resizes_as_paddlex_and_answers_at_the_image_size(client, predictor, photo):
+    image = read_image(photo)
+    original, _ = infer(client, base64_of(photo))
+    same, _ = infer(client, base64_of(photo), targetSize=-1)
+    np.testing.assert_array_equal(same, original)
+    for target, model_size in ((256, (256, 224)), ([300, 200], (256, 224)), ([640, 1000], (768, 640))):
+        labels, _ = infer(client, base64_of(photo), targetSize=target)
+        assert labels.shape == image.shape[:2]
+        resized = resized_for(image, target)
+        assert resized.shape[:2] == model_size  # fits the target, keeps the ratio, sides a multiple of 32
+        expected = cv2.resize(predictor.predict(resized), image.shape[1::-1], interpolation=cv2.INTER_NEAREST)
+        np.testing.assert_array_equal(labels, expected)
+
+
+@pytest.mark.parametrize("target", [0, [256], [256, 0, 3], "256", 2.5, True])
+def test_a_bad_target_size_is_refused_by_name(client, photo, target):
+    response = client.post("/semantic-segmentation", json={"image": base64_of(photo), "targetSize": target})
+    assert response.status_code == 422
+    assert response.json()["errorCode"] == 422 and "targetSize" in response.json()["errorMsg"]
+
+
+def test_visualize_follows_the_request_else_the_server_default(client, photo):
+    _, shown = infer(client, base64_of(photo))
+    _, hidden = infer(client, base64_of(photo), visualize=False)
+    assert shown["image"] and hidden["image"] is None
+
+
+def test_health_and_readiness(client):
+    health = client.get("/health").json()
+    assert (health["errorCode"], health["errorMsg"]) == (0, "Healthy")
+    ready = client.get("/ready").json()["result"]
+    assert (ready["backend"], ready["precision"]) == ("onnxruntime", "fp32")
+    assert ready["batching"].startswith("off") and ready["classNames"]
+
+
+def test_readiness_waits_for_the_model(served_model):
+    """/ready answers 503 while the model loads and 200 after; inference is refused meanwhile."""
+    import threading
+
+    from fastapi.testclient import TestClient
+
+    from paddleseg_liteseg.serving.app import create_app
+    from paddleseg_liteseg.serving.model_service import load_predictor
+
+    release = threading.Event()
+
+    def slow_loader(settings):
+        release.wait(60)
+        return load_predictor(settings)
+
+    settings = ServeSettings(model_dir=served_model, backend="onnxruntime", max_batch_size=1)
+    with TestClient(create_app(settings, loader=slow_loader)) as client:
+        assert client.get("/health").status_code == 200
+        loading = client.get("/ready")
+        assert loading.status_code == 503 and "loading" in loading.json()["errorMsg"]
+        refused = client.post("/semantic-segmentation", json={"image": "aGVsbG8="})
+        assert refused.status_code == 503 and "GET /ready" in refused.json()["errorMsg"]
+        release.set()
+        from serving.conftest import wait_ready
+        wait_ready(lambda: client.get("/ready"))
+
+
+def test_a_model_that_fails_to_load_says_why(tmp_path):
+    from fastapi.testclient import TestClient
+
+    from paddleseg_liteseg.serving.app import create_app
+
+    (tmp_path / "deploy.yaml").write_text("Deploy: {model: model.json, params: model.pdiparams, transforms: []}\n")
+    with TestClient(create_app(ServeSettings(model_dir=str(tmp_path)))) as client:
+        from serving.conftest import wait_ready
+        with pytest.raises(AssertionError, match="failed to load"):
+            wait_ready(lambda: client.get("/ready"), timeout=60)
+        assert client.get("/ready").status_code == 503
