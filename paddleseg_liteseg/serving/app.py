@@ -53,7 +53,6 @@ def create_app(settings, loader=load_predictor):
                          description="PaddleX's semantic-segmentation protocol, a PNG upload endpoint, health, "
                                      "readiness and Prometheus metrics.",
                          responses={code: {"model": ErrorResponse} for code in (401, 413, 422, 500, 503)})
-    app.state.service = service
     app.add_middleware(_RequestLog, metrics=metrics, max_body=max_body)
 
     def authorized(request: Request):
@@ -203,7 +202,8 @@ def _validation_message(error):
         if entry["type"] == "json_invalid":
             problems.append("the body is not valid JSON")
         elif entry["type"] == "missing":
-            problems.append(f"{location}: missing")
+            problems.append(f"{location}: missing" if location else
+                            "the body is empty; send a JSON object, e.g. {\"image\": \"<Base64>\"}")
         elif entry["type"] == "model_attributes_type":
             problems.append("the body must be a JSON object, e.g. {\"image\": \"<Base64>\"}")
         else:

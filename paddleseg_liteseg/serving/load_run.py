@@ -26,28 +26,31 @@ class LoadReport:
         return self.requests / self.seconds
 
 
-def load_run(url, payload, clients, seconds, process=None, headers=None, memory_every_s=0.5):
-    """POST ``payload`` (JSON) to ``url`` from ``clients`` concurrent clients for ``seconds``.
+def load_run(url, payloads, clients, seconds, process=None, headers=None, memory_every_s=0.5):
+    """POST ``payloads`` (JSON objects, each client going through them in turn from its own start)
+    to ``url`` from ``clients`` concurrent clients for ``seconds``.
 
     Args:
         process (psutil.Process, optional): The server, whose memory is sampled during the run.
     """
-    return asyncio.run(_run(url, json.dumps(payload).encode(), clients, seconds, process, headers or {},
-                            memory_every_s))
+    bodies = [json.dumps(payload).encode() for payload in payloads]
+    return asyncio.run(_run(url, bodies, clients, seconds, process, headers or {}, memory_every_s))
 
 
-async def _run(url, body, clients, seconds, process, headers, memory_every_s):
+async def _run(url, bodies, clients, seconds, process, headers, memory_every_s):
     import httpx
 
     latencies, errors, memory = [], [], []
     deadline = time.monotonic() + seconds
     headers = {"Content-Type": "application/json", **headers}
 
-    async def client(session):
+    async def client(session, first):
+        sent = first
         while time.monotonic() < deadline:
             start = time.perf_counter()
+            sent += 1
             try:
-                response = await session.post(url, content=body, headers=headers)
+                response = await session.post(url, content=bodies[sent % len(bodies)], headers=headers)
                 if response.status_code == 200:
                     latencies.append(time.perf_counter() - start)
                 else:
@@ -63,7 +66,7 @@ async def _run(url, body, clients, seconds, process, headers, memory_every_s):
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     started = time.monotonic()
     async with httpx.AsyncClient(timeout=120, limits=limits) as session:
-        tasks = [client(session) for _ in range(clients)] + ([sample_memory()] if process else [])
+        tasks = [client(session, first) for first in range(clients)] + ([sample_memory()] if process else [])
         await asyncio.gather(*tasks)
     elapsed = time.monotonic() - started
     quarter = max(1, len(memory) // 4)

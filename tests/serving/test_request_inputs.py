@@ -61,7 +61,7 @@ def truncated_jpeg(path):
 BAD_REQUESTS = {
     "not JSON": (dict(content=b"{image: nope", headers={"Content-Type": "application/json"}), 422,
                  "not valid JSON"),
-    "empty body": (dict(content=b"", headers={"Content-Type": "application/json"}), 422, ""),
+    "empty body": (dict(content=b"", headers={"Content-Type": "application/json"}), 422, "the body is empty"),
     "a JSON list": (dict(json=[1, 2]), 422, "JSON object"),
     "image missing": (dict(json={"targetSize": -1}), 422, "image: missing"),
     "image a number": (dict(json={"image": 5}), 422, "image"),

@@ -1,6 +1,5 @@
 """`paddleseg serve` as a process: shutdown on SIGTERM, workers replaced when killed, a bounded load run."""
 import base64
-import statistics
 import threading
 import time
 
@@ -78,9 +77,15 @@ def test_a_killed_worker_is_replaced_and_the_server_keeps_answering(start_server
 
 
 def _workers(pid):
-    """The server's worker processes (uvicorn spawns them; the resource tracker is not one)."""
-    return [child for child in psutil.Process(pid).children()
-            if "resource_tracker" not in " ".join(child.cmdline())]
+    """The server's live worker processes (uvicorn spawns them; the resource tracker is not one)."""
+    workers = []
+    for child in psutil.Process(pid).children():
+        try:
+            if child.status() != psutil.STATUS_ZOMBIE and "resource_tracker" not in " ".join(child.cmdline()):
+                workers.append(child)
+        except psutil.Error:  # it exited meanwhile
+            pass
+    return workers
 
 
 def _wait_all_workers_ready(url, tries=40):
@@ -102,7 +107,7 @@ def test_a_bounded_load_run_has_no_errors_and_flat_memory(start_server, photo):
 
     server = start_server("--max_batch_size", "4")
     server.wait_ready()
-    report = load_run(f"{server.url}/semantic-segmentation", payload_of(photo, 0.5), clients=16, seconds=20,
+    report = load_run(f"{server.url}/semantic-segmentation", [payload_of(photo, 0.5)], clients=16, seconds=20,
                       process=psutil.Process(server.process.pid))
     print(f"load run: {report.requests} requests, {report.errors} errors, p50 {report.p50_ms:.0f} ms, "
           f"p99 {report.p99_ms:.0f} ms, server RSS {report.first_quarter_mb:.0f} -> {report.last_quarter_mb:.0f} MB")
@@ -110,3 +115,36 @@ def test_a_bounded_load_run_has_no_errors_and_flat_memory(start_server, photo):
     assert report.last_quarter_mb <= report.first_quarter_mb * 1.1 + 20
     code, _ = server.stop()
     assert code == 0
+
+
+def test_concurrent_requests_run_as_batches_with_the_labels_of_single_runs(start_server, served_model, photo):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from paddleseg_liteseg.image_files import decode_image
+    from paddleseg_liteseg.predictor import Predictor
+
+    server = start_server("--max_batch_size", "4", "--batch_timeout_ms", "200", "--cpu_threads", "1")
+    server.wait_ready()
+    payloads = [payload_of(photo, scale) for scale in (0.5, 0.55, 0.5, 0.55, 0.5, 0.55, 0.5, 0.55)]
+
+    def ask(payload):
+        response = requests.post(f"{server.url}/semantic-segmentation", json=payload, timeout=120)
+        assert response.status_code == 200, response.text
+        result = response.json()["result"]
+        return np.array(result["labelMap"], dtype=np.uint8).reshape(result["size"])
+
+    with ThreadPoolExecutor(8) as pool:
+        served = list(pool.map(ask, payloads))
+    text = requests.get(f"{server.url}/metrics", timeout=5).text
+    batches = _metric_line(text, "paddleseg_batch_size_count")
+    alone = _metric_line(text, 'paddleseg_batch_size_bucket{le="1.0"}')
+    assert batches - alone >= 1, text  # some batches held more than one image
+    predictor = Predictor(served_model, backend="onnxruntime", precision="fp32")
+    for payload, labels in zip(payloads, served):
+        expected = predictor.predict(decode_image(base64.b64decode(payload["image"]), "photo"))
+        assert (labels == expected).mean() > 0.999  # a batch may sum in another order than a single run
+    assert server.stop()[0] == 0
+
+
+def _metric_line(text, name):
+    return next(float(line.split()[-1]) for line in text.splitlines() if line.startswith(name + " "))

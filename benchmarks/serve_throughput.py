@@ -1,0 +1,131 @@
+"""How many images a second `paddleseg serve` answers, and how fast, with batching on and off.
+
+    python benchmarks/serve_throughput.py [--seconds 20] [--load_seconds 60] [--photos ../shared/data/camvid_sample/images]
+
+Exports PP-LiteSeg-T from the shipped CamVid config (random weights: speed does not depend on
+them) to ONNX, serves it on 127.0.0.1 with `--max_batch_size 1` (off) and 4 (on), and sends the
+CamVid sample photos through PaddleX's endpoint from 1, 4 and 16 concurrent clients: images/s
+and p50/p99 latency. Then the server as it starts by default (batching decided by its start-up
+measurement) takes a longer load run of 16 clients: errors, latency and its memory in the first
+and last quarter of the run. Writes the "serving" section of results.md and prints it.
+"""
+import argparse
+import base64
+import datetime
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psutil
+import requests
+
+from paddleseg_liteseg import export
+from paddleseg_liteseg.deploy.cpu_features import read_cpu_info
+from paddleseg_liteseg.deploy.runtimes import default_threads
+from paddleseg_liteseg.serving.load_run import load_run
+from report_sections import replace_section
+
+HERE = Path(__file__).resolve().parent
+CONFIG = "pp_liteseg_stdc1_camvid_960x720_10k"
+CLIENTS = (1, 4, 16)
+MODES = {"off": ["--max_batch_size", "1"], "on": ["--max_batch_size", "4"]}
+
+
+def serve(model_dir, flags, log):
+    """A `paddleseg serve` process on a free port, once ready: (process, url, /ready's result)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen([sys.executable, "-m", "paddleseg_liteseg", "serve", "--model_dir", model_dir,
+                                "--port", str(port), *flags], stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(600):
+        try:
+            ready = requests.get(f"{url}/ready", timeout=5)
+            if ready.status_code == 200:
+                return process, url, ready.json()["result"]
+        except requests.ConnectionError:
+            pass
+        if process.poll() is not None:
+            raise RuntimeError(f"the server exited with {process.returncode}; its log: {log.name}")
+        time.sleep(0.5)
+    raise RuntimeError("the server was not ready in 5 minutes")
+
+
+def stop(process):
+    process.send_signal(signal.SIGTERM)
+    return process.wait(60)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=20, help="Length of each throughput run.")
+    parser.add_argument("--load_seconds", type=float, default=60, help="Length of the load run.")
+    parser.add_argument("--photos", default=str(HERE.parent.parent / "shared" / "data" / "camvid_sample" / "images"))
+    args = parser.parse_args()
+    photos = sorted(Path(args.photos).glob("*.png"))
+    if not photos:
+        sys.exit(f"no photos in {args.photos}")
+    payloads = [{"image": base64.b64encode(path.read_bytes()).decode(), "visualize": False} for path in photos]
+    work = Path(tempfile.mkdtemp(prefix="serve-bench-"))
+    model_dir = str(work / "model")
+    export(CONFIG, model_dir, onnx=True, opts={"model.backbone.pretrained": None})
+
+    rows, notes = [], {}
+    for mode, flags in MODES.items():
+        with open(work / f"server-{mode}.log", "w") as log:
+            process, url, ready = serve(model_dir, flags, log)
+            notes[mode] = ready
+            for clients in CLIENTS:
+                report = load_run(f"{url}/semantic-segmentation", payloads, clients, args.seconds)
+                rows.append((mode, clients, report))
+                print(f"batching {mode}, {clients} clients: {report.images_per_s:.2f} images/s, "
+                      f"p50 {report.p50_ms:.0f} ms, p99 {report.p99_ms:.0f} ms, {report.errors} errors", flush=True)
+            stop(process)
+
+    with open(work / "server-default.log", "w") as log:
+        process, url, default = serve(model_dir, [], log)
+        load = load_run(f"{url}/semantic-segmentation", payloads, 16, args.load_seconds,
+                        process=psutil.Process(process.pid))
+        exit_code = stop(process)
+    print(f"load run: {load}", flush=True)
+    replace_section(HERE / "results.md", "serving", markdown(rows, notes, default, load, exit_code, args))
+    print((HERE / "results.md").read_text().split("<!-- section: serving -->")[1].split("<!-- end section")[0])
+
+
+def markdown(rows, notes, default, load, exit_code, args):
+    model, flags = read_cpu_info()
+    simd = " ".join(sorted(flag for flag in flags if flag.startswith(("avx", "amx")))) or "no AVX"
+    by = {(mode, clients): report for mode, clients, report in rows}
+    lines = ["## Serving: `paddleseg serve` on the CamVid sample photos", "",
+             f"Generated by `python benchmarks/serve_throughput.py` on {datetime.date.today()}: {model} ({simd}), "
+             f"{default_threads()} cores, {os.path.basename(sys.executable)} {sys.version.split()[0]}. "
+             f"PP-LiteSeg-T ({CONFIG}, random weights) exported to ONNX and served on 127.0.0.1 by "
+             f"{notes['off']['backend']} {notes['off']['precision']}; each request is one of the 32 photos (480x360 "
+             f"PNG, Base64) on PaddleX's endpoint without the overlay; the model runs them at 960x720 (the "
+             f"config's Resize). The clients run on the same cores as the server. {args.seconds:g} s a cell.", "",
+             "| clients | batching off: images/s | p50 ms | p99 ms | batching on (up to 4): images/s | p50 ms | p99 ms |",
+             "|---|---|---|---|---|---|---|"]
+    for clients in CLIENTS:
+        off, on = by[("off", clients)], by[("on", clients)]
+        lines.append(f"| {clients} | {off.images_per_s:.2f} | {off.p50_ms:.0f} | {off.p99_ms:.0f} | "
+                     f"{on.images_per_s:.2f} | {on.p50_ms:.0f} | {on.p99_ms:.0f} |")
+    errors = sum(report.errors for _, _, report in rows)
+    gain = by[("on", 16)].images_per_s / by[("off", 16)].images_per_s
+    lines += ["", f"Errors in these runs: {errors}. At 16 clients batching gives {gain:.2f}x the images/s of "
+              f"batching off: **{'faster' if gain > 1.05 else 'not faster'}** here.", "",
+              f"Default (`--max_batch_size auto`): batching {default['batching']}.", "",
+              f"Load run with the default settings: 16 clients for {load.seconds:.0f} s: {load.requests} answers, "
+              f"**{load.errors} errors**, {load.images_per_s:.2f} images/s, p50 {load.p50_ms:.0f} ms, "
+              f"p99 {load.p99_ms:.0f} ms; the server's memory {load.first_quarter_mb:.0f} MB in the first quarter "
+              f"of the run, {load.last_quarter_mb:.0f} MB in the last; SIGTERM afterwards: exit code {exit_code}."]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()
