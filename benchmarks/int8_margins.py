@@ -18,9 +18,10 @@ from pathlib import Path
 
 import numpy as np
 
-from paddleseg_liteseg.deploy import create_runtime, read_deploy_yaml
+from paddleseg_liteseg.deploy import ExportedModel, create_runtime
 from paddleseg_liteseg.deploy.cpu_features import read_cpu_info
-from paddleseg_liteseg.deploy.quantize import OPENVINO_INT8_KEY, calibration_images, quantize_nncf
+from paddleseg_liteseg.deploy.model_files import ONNX_KEY, OPENVINO_INT8_KEY
+from paddleseg_liteseg.deploy.quantize import calibration_images, quantize_nncf
 
 HERE = Path(__file__).resolve().parent
 NEAR = 0.01  # a pixel is near when its top-two logit gap is below this fraction of the logit scale
@@ -50,8 +51,8 @@ def measure(variant, cache, last_fp32, threads):
     import onnx
 
     model_dir = cache / f"camvid_{variant}"
-    deploy = read_deploy_yaml(str(model_dir))
-    onnx_file = str(model_dir / deploy["onnx"])
+    exported = ExportedModel.read(model_dir)
+    onnx_file = exported.path(ONNX_KEY)
     calibration, held_out = split_images(cache / "camvid_sample", "train"), split_images(cache / "camvid_sample", "val")
     session = logits_session(onnx_file)
     logits = [session.run(None, {session.get_inputs()[0].name: image[np.newaxis]})[0][0] for image in held_out]
@@ -63,11 +64,11 @@ def measure(variant, cache, last_fp32, threads):
                     if node.op_type == "Conv"]
     row = {"variant": variant, "scale": scale, "near": float(near.mean()), "int8": {}}
     with tempfile.TemporaryDirectory() as work:
-        os.symlink(onnx_file, os.path.join(work, deploy["onnx"]))
+        os.symlink(onnx_file, os.path.join(work, exported.get(ONNX_KEY)))
         for label, also in (("export's NNCF model", ()), (f"last {last_fp32} convolutions also fp32",
                                                            convolutions[-last_fp32:])):
             name = quantize_nncf(onnx_file, os.path.join(work, "int8.onnx"), calibration, also)
-            runtime = create_runtime(work, dict(deploy, **{OPENVINO_INT8_KEY: os.path.basename(name)}),
+            runtime = create_runtime(ExportedModel(work, {**exported.deploy, OPENVINO_INT8_KEY: os.path.basename(name)}),
                                      "openvino", precision="int8", threads=threads)
             int8 = np.concatenate([runtime(image[np.newaxis])[0].ravel() for image in held_out])
             changed = int8 != fp32

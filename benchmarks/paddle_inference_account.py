@@ -24,19 +24,21 @@ import numpy as np
 import paddle
 
 from paddleseg_liteseg import build_model
-from paddleseg_liteseg.deploy import create_runtime, export
-from paddleseg_liteseg.deploy.bench import time_interleaved
+from paddleseg_liteseg.deploy import create_runtime
 from paddleseg_liteseg.deploy.cpu_features import read_cpu_info
+from paddleseg_liteseg.deploy.export import write_inference_model
+from paddleseg_liteseg.deploy.inference_timing import time_interleaved
+from paddleseg_liteseg.deploy.model_files import MODEL_KEY, ONNX_KEY, PARAMS_KEY
 
 HERE = Path(__file__).resolve().parent
 CONFIGS = {"T": "pp_liteseg_stdc1_cityscapes_1024x512_scale0.5_160k", "B": "pp_liteseg_stdc2_cityscapes_1024x512_scale0.5_160k"}
 
 
-def paddle_predictor(model_dir, deploy, threads, onednn=True, ir_optim=True, shape_cache=0):
+def paddle_predictor(exported, threads, onednn=True, ir_optim=True, shape_cache=0):
     """A Paddle Inference predictor with the given CPU settings, as a batch -> labels callable."""
     import paddle.inference as inference
 
-    config = inference.Config(os.path.join(model_dir, deploy["model"]), os.path.join(model_dir, deploy["params"]))
+    config = inference.Config(exported.path(MODEL_KEY), exported.path(PARAMS_KEY))
     config.disable_gpu()
     config.disable_glog_info()
     config.set_cpu_math_library_num_threads(threads)
@@ -60,7 +62,7 @@ def paddle_predictor(model_dir, deploy, threads, onednn=True, ir_optim=True, sha
     return run
 
 
-def onnxruntime_op_profile(model_dir, deploy, batch, threads, runs):
+def onnxruntime_op_profile(exported, batch, threads, runs):
     """{op type: ms per run} from onnxruntime's own profiler."""
     import onnxruntime
 
@@ -68,8 +70,8 @@ def onnxruntime_op_profile(model_dir, deploy, batch, threads, runs):
     options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
     options.enable_profiling = True
     options.log_severity_level = 3
-    options.profile_file_prefix = os.path.join(model_dir, "ort_profile")
-    session = onnxruntime.InferenceSession(os.path.join(model_dir, deploy["onnx"]), options,
+    options.profile_file_prefix = os.path.join(exported.directory, "ort_profile")
+    session = onnxruntime.InferenceSession(exported.path(ONNX_KEY), options,
                                            providers=["CPUExecutionProvider"])
     name = session.get_inputs()[0].name
     for _ in range(runs + 1):  # the first is a warm-up, left out below
@@ -85,11 +87,11 @@ def onnxruntime_op_profile(model_dir, deploy, batch, threads, runs):
     return totals
 
 
-def paddle_op_profile(model_dir, deploy, batch, threads, runs):
+def paddle_op_profile(exported, batch, threads, runs):
     """{op name: ms per run} of Paddle Inference with oneDNN, from paddle.profiler's operator summary."""
     import paddle.profiler as profiler
 
-    run = paddle_predictor(model_dir, deploy, threads)
+    run = paddle_predictor(exported, threads)
     run(batch)
     with profiler.Profiler(targets=[profiler.ProfilerTarget.CPU], on_trace_ready=lambda _: None) as prof:
         for _ in range(runs):
@@ -119,26 +121,26 @@ def main():
     model = build_model(CONFIGS[args.variant], opts={"model.backbone.pretrained": None})
     batch = np.random.default_rng(0).standard_normal(args.shape, dtype=np.float32)
     with tempfile.TemporaryDirectory() as model_dir:
-        deploy = export(model, model_dir, [{"type": "Normalize"}], input_shape=args.shape, onnx=True)
+        exported = write_inference_model(model, model_dir, [{"type": "Normalize"}], input_shape=args.shape, onnx=True)
         others = sorted({1, args.threads} - {args.threads})
-        runners = {"onnxruntime fp32": create_runtime(model_dir, deploy, "onnxruntime", threads=args.threads),
-                   "openvino fp32": create_runtime(model_dir, deploy, "openvino", threads=args.threads),
-                   "paddle oneDNN (plugin default)": paddle_predictor(model_dir, deploy, args.threads),
-                   "paddle oneDNN, IR optimization off": paddle_predictor(model_dir, deploy, args.threads,
+        runners = {"onnxruntime fp32": create_runtime(exported, "onnxruntime", threads=args.threads),
+                   "openvino fp32": create_runtime(exported, "openvino", threads=args.threads),
+                   "paddle oneDNN (plugin default)": paddle_predictor(exported, args.threads),
+                   "paddle oneDNN, IR optimization off": paddle_predictor(exported, args.threads,
                                                                           ir_optim=False),
-                   "paddle oneDNN, shape cache 10": paddle_predictor(model_dir, deploy, args.threads, shape_cache=10),
-                   "paddle without oneDNN": paddle_predictor(model_dir, deploy, args.threads, onednn=False)}
+                   "paddle oneDNN, shape cache 10": paddle_predictor(exported, args.threads, shape_cache=10),
+                   "paddle without oneDNN": paddle_predictor(exported, args.threads, onednn=False)}
         for threads in others:
-            runners[f"paddle oneDNN, {threads} thread(s)"] = paddle_predictor(model_dir, deploy, threads)
-            runners[f"onnxruntime fp32, {threads} thread(s)"] = create_runtime(model_dir, deploy, "onnxruntime",
+            runners[f"paddle oneDNN, {threads} thread(s)"] = paddle_predictor(exported, threads)
+            runners[f"onnxruntime fp32, {threads} thread(s)"] = create_runtime(exported, "onnxruntime",
                                                                                threads=threads)
         reference = runners["onnxruntime fp32"](batch)
         agreement = {name: float((run(batch) == reference).mean()) for name, run in runners.items()}
         times = time_interleaved({name: (lambda run=run: run(batch)) for name, run in runners.items()},
                                  args.repeats, warmup=2)
         medians = {name: 1000 * statistics.median(values) for name, values in times.items()}
-        ort_ops = onnxruntime_op_profile(model_dir, deploy, batch, args.threads, 3)
-        paddle_ops = paddle_op_profile(model_dir, deploy, batch, args.threads, 3)
+        ort_ops = onnxruntime_op_profile(exported, batch, args.threads, 3)
+        paddle_ops = paddle_op_profile(exported, batch, args.threads, 3)
 
     cpu = read_cpu_info()
     base = medians["onnxruntime fp32"]

@@ -8,16 +8,15 @@ loader (either checkpoint layout). ``Predictor`` (predictor.py) segments images.
 import contextlib
 import os
 import tempfile
-import weakref
 
 import yaml
 
-from .errors import ConfigError, UserError
+from .errors import ConfigError
 from .shipped_configs import resolve_config
 
 BASE_KEY = "_base_"
 DEFAULT_TRANSFORMS = [{"type": "Normalize"}]  # PaddleSeg's default preprocessing (a model without a config)
-_BUILT_FROM = weakref.WeakKeyDictionary()  # model -> the Config build_model built it from
+CONFIG_ATTRIBUTE = "built_from_config"  # the Config build_model built a model from, on the model
 
 
 def default_device():
@@ -26,7 +25,7 @@ def default_device():
     return "gpu" if paddle.is_compiled_with_cuda() and paddle.device.cuda.device_count() > 0 else "cpu"
 
 
-def load(config, sections=(), opts=None, num_classes=None, **overrides):
+def load(config, sections=(), opts=None, num_classes=None, model_only=False, **overrides):
     """PaddleSeg's (Config, SegBuilder) for ``config``, checked before anything is built.
 
     Args:
@@ -37,6 +36,8 @@ def load(config, sections=(), opts=None, num_classes=None, **overrides):
         opts (dict | list[str], optional): Overrides: {"model.backbone.pretrained": None}, or
             ``key=value`` strings as ``--opts`` takes them.
         num_classes (int, optional): Set in the model and in the datasets that name it.
+        model_only (bool): Only the model will be built: its num_classes is the caller's to
+            choose, and the datasets' class counts are not checked against it.
         overrides: learning_rate, batch_size, iters, as PaddleSeg's tools take them.
     """
     from paddleseg.cvlibs import Config, SegBuilder
@@ -53,7 +54,7 @@ def load(config, sections=(), opts=None, num_classes=None, **overrides):
             sections_with_classes = [section for section in ("train_dataset", "val_dataset")
                                      if "num_classes" in (dic.get(section) or {})]
             opts += [f"{key}.num_classes={int(num_classes)}" for key in ["model", *sections_with_classes]]
-        loaded = load_config(path, sections=sections, opts=opts or None, **overrides)
+        loaded = load_config(path, sections=sections, opts=opts or None, model_only=model_only, **overrides)
     return loaded, SegBuilder(loaded)
 
 
@@ -70,23 +71,26 @@ def build_model(config, num_classes=None, weights=None, opts=None):
             PP-LiteSeg layout; loaded all or nothing, except classifiers of another num_classes.
         opts (dict, optional): Dotted keys to values, e.g. {"model.backbone.pretrained": None}.
     """
-    loaded, builder = load(config, opts=opts, num_classes=num_classes)
-    model = model_with_weights(builder, weights)
-    _BUILT_FROM[model] = loaded
+    loaded, builder = load(config, opts=opts, num_classes=num_classes, model_only=True)
+    model = model_with_weights(builder, weights, model_only=True)
+    setattr(model, CONFIG_ATTRIBUTE, loaded)
     return model
 
 
 def config_of(model):
     """The Config ``build_model`` built ``model`` from (``Predictor`` and ``export`` then use its
     val transforms and classes), or None for a model made otherwise."""
-    return _BUILT_FROM.get(model)
+    return getattr(model, CONFIG_ATTRIBUTE, None)
 
 
-def model_with_weights(builder, weights=None):
+def model_with_weights(builder, weights=None, model_only=False):
     """The builder's model, holding the checkpoint at ``weights`` (either layout) when given.
 
     ``weights`` replace every tensor, so the config's ``pretrained`` files (an ImageNet backbone's
-    URL) are then not fetched: an offline deployment machine needs only the checkpoint.
+    URL) are then not fetched: an offline deployment machine needs only the checkpoint. With
+    ``model_only`` a model section that names its num_classes is built alone: PaddleSeg's builder
+    would insist on the train dataset's class count, which a model built to fine-tune on other
+    classes does not have.
     """
     from paddleseg.utils import logger
 
@@ -95,7 +99,9 @@ def model_with_weights(builder, weights=None):
         if skipped:
             logger.info(f"{weights} gives the weights: not fetching "
                         + ", ".join(f"{key} ({value})" for key, value in skipped))
-    return with_weights(builder.model, weights)
+    model_config = builder.config.model_cfg
+    model = builder.build_component(model_config) if model_only and "num_classes" in model_config else builder.model
+    return with_weights(model, weights)
 
 
 def _drop_pretrained(section, prefix="model"):
@@ -123,12 +129,12 @@ def class_source(config, builder):
     dataset's registered class when its files are not here."""
     from paddleseg.cvlibs import manager
 
+    from .datasets.config_datasets import config_dataset
+
     for section in ("val_dataset", "train_dataset"):
         if config.dic.get(section):
-            try:
-                return getattr(builder, section)
-            except Exception:  # PaddleSeg raises many types for a dataset whose files are absent
-                return manager.DATASETS.components_dict.get(config.dic[section].get("type"))
+            dataset, _ = config_dataset(builder, section)
+            return dataset or manager.DATASETS.components_dict.get(config.dic[section].get("type"))
     return None
 
 
@@ -153,12 +159,13 @@ def export(model_or_config, save_dir, weights=None, onnx=False, int8=False, inpu
             (default: the config's train_dataset images).
         opts (dict, optional): Config overrides, as in ``build_model``.
     Returns:
-        dict: The ``Deploy`` section written to deploy.yaml.
+        ExportedModel: The directory written (``.deploy`` is its deploy.yaml's Deploy section).
     """
     import paddle
 
     from .datasets.class_info import class_names, palette
-    from .deploy.export import export as export_inference_model, write_deploy_yaml
+    from .deploy.calibration_data import agreement_set, calibration_set
+    from .deploy.export import write_inference_model
     from .deploy.quantize import write_int8_models
 
     is_model = isinstance(model_or_config, paddle.nn.Layer)
@@ -172,63 +179,14 @@ def export(model_or_config, save_dir, weights=None, onnx=False, int8=False, inpu
                               "becomes the deployed preprocessing")
         classes = class_source(config, builder)
     model = with_weights(model_or_config, weights) if is_model else model_with_weights(builder, weights)
-    deploy = export_inference_model(model, save_dir, transforms, input_shape=input_shape,
-                                    output_op=output_op, onnx=onnx or int8,
-                                    palette=palette(classes) if classes else None,
-                                    class_names=class_names(classes) if classes else None)
+    exported = write_inference_model(model, save_dir, transforms, input_shape=input_shape,
+                                     output_op=output_op, onnx=onnx or int8,
+                                     palette=palette(classes) if classes else None,
+                                     class_names=class_names(classes) if classes else None)
     if int8:
-        images = calibration_set(model_or_config, builder, transforms, calib_images, calib_num)
-        deploy = write_int8_models(save_dir, deploy, images, agreement_set(builder, transforms, calib_num))
-        write_deploy_yaml(save_dir, deploy)
-    return deploy
-
-
-def calibration_set(config, builder, transforms, calib_images=None, count=32):
-    """``count`` images from ``calib_images`` (an image, folder or file list) or else the
-    train_dataset of ``config`` (its ``builder``; None for a model without one), preprocessed by
-    ``transforms`` (config entries) for int8 calibration."""
-    from .deploy.quantize import calibration_images
-    from .image_files import list_images
-
-    if calib_images:
-        paths = list_images(calib_images)[0]
-    elif builder is None:
-        raise UserError("int8 calibration of a model without a config needs calib_images")
-    else:
-        try:
-            paths = dataset_image_paths(builder, "train_dataset")
-        except Exception as error:  # PaddleSeg raises many types for a missing or malformed dataset
-            raise ConfigError(f"{config_label(config)}: train_dataset gives no calibration images "
-                              f"({error}); pass calib_images") from None
-    return calibration_images(paths, transforms, count)
-
-
-def agreement_set(builder, transforms, count=32):
-    """``count`` images of the config's val_dataset (its ``builder``'s), preprocessed by
-    ``transforms``, for measuring int8's agreement with fp32 on images the model was not trained
-    on; None (with a warning where the config names a val_dataset) where there are none."""
-    from paddleseg.utils import logger
-
-    from .deploy.quantize import calibration_images
-
-    if builder is None or not builder.config.dic.get("val_dataset"):
-        return None
-    try:
-        paths = dataset_image_paths(builder, "val_dataset")
-    except Exception as error:  # PaddleSeg raises many types for a missing or malformed dataset
-        paths, reason = [], f"val_dataset gives no images ({error})"
-    else:
-        reason = "val_dataset lists no images"
-    if not paths:
-        logger.warning(f"int8: {reason}; measuring the agreement with fp32 on the calibration images")
-        return None
-    return calibration_images(paths, transforms, count)
-
-
-def dataset_image_paths(builder, section):
-    """The image paths of the config's ``section`` dataset ("train_dataset", "val_dataset"); raises
-    what PaddleSeg raises where that dataset is missing or malformed."""
-    return [pair[0] for pair in getattr(builder, section).file_list]
+        images = calibration_set(config_label(model_or_config), builder, transforms, calib_images, calib_num)
+        exported = write_int8_models(exported, images, agreement_set(builder, transforms, calib_num)).write()
+    return exported
 
 
 def config_label(config):

@@ -1,4 +1,4 @@
-"""PaddleSeg 2.8 on Paddle 3, and the plugin's other patches of PaddleSeg and Paddle code.
+"""PaddleSeg 2.8 on Paddle 3: the fixes that make its train and evaluate paths run.
 
 PaddleSeg 2.8.0 (the newest release on PyPI) was written against Paddle 2.x.
 These Paddle 3 changes break its train / evaluate paths:
@@ -23,9 +23,6 @@ Each install is exception-safe: one that raises warns once (``CompatWarning``) a
 code it patches as it was. ``PADDLESEG_LITESEG_NO_COMPAT=1`` in the environment installs nothing.
 The replaced callables are kept in ``ORIGINALS`` and ``applied()`` lists the installed fixes.
 Call ``apply()`` before anything does ``from paddleseg... import <patched name>``.
-
-Safe weights loading (``paddle.load`` through ``safe_load``) is installed on every version and
-whatever the environment says: it is a guard, not a fix.
 
 ``patched()`` installs a patch for the duration of a block only: ``atomic_saves()`` (``paddle.save``
 writes whole files or none during a training run) and the evaluation reports' hooks use it.
@@ -113,6 +110,7 @@ def _needs_calculate_area():
 def _fix_calculate_area():
     from paddleseg.utils import metrics
 
+    # A copy: the concat to replace sits inside the function, which has no hook to wrap.
     def calculate_area(pred, label, num_classes, ignore_index=255):
         """PaddleSeg's calculate_area, with paddle.stack for the 0-d per-class sums."""
         pred = paddle.squeeze(pred, axis=1) if len(pred.shape) == 4 else pred
@@ -162,6 +160,7 @@ def _needs_ce():
 def _fix_ce():
     from paddleseg.models.losses.cross_entropy_loss import CrossEntropyLoss
 
+    # A copy: the two casts sit inside the function's arithmetic, which has no hook to wrap.
     def _post_process_loss(self, logit, label, semantic_weights, loss):
         """PaddleSeg's version with explicit casts where Paddle 2 cast implicitly."""
         if self.avg_non_ignore:
@@ -202,6 +201,7 @@ def _needs_ohem():
 def _fix_ohem():
     from paddleseg.models.losses.ohem_cross_entropy_loss import OhemCrossEntropyLoss
 
+    # A copy: the cast sits inside the function's arithmetic, which has no hook to wrap.
     def forward(self, logit, label):
         """PaddleSeg's OHEM forward with the float cast (and F.cross_entropy instead of the
         deprecated, identical F.softmax_with_cross_entropy)."""
@@ -247,6 +247,7 @@ def _needs_rmi():
 def _fix_rmi():
     from paddleseg.models.losses.rmi_loss import RMILoss, _CLIP_MIN
 
+    # A copy: the cast sits inside the function's arithmetic, which has no hook to wrap.
     def forward_sigmoid(self, logits_4D, labels_4D, do_rmi=False):
         """PaddleSeg's forward_sigmoid with the bool mask cast to float32."""
         mask = (labels_4D != self.ignore_index).astype('float32')
@@ -304,31 +305,6 @@ def _fix_set_device():
     _patch('paddleseg.utils.utils.set_device', utils_mod, 'set_device', set_device)
     # `from .utils import *` re-exports it; tools call paddleseg.utils.set_device.
     _patch('paddleseg.utils.set_device', importlib.import_module('paddleseg.utils'), 'set_device', set_device)
-
-
-# ---------------------------------------------------------------------------
-# utils.download_pretrained_model: offline, a backbone's `pretrained` URL fails with a long requests
-# traceback; raise the plugin's one-line DownloadError naming the URL instead.
-def _needs_download_error():
-    import paddleseg
-    return paddleseg.__version__.startswith('2.8.')
-
-
-def _fix_download_error():
-    from paddleseg.utils import utils
-
-    from .download import _download_error
-    original = utils.download_pretrained_model
-
-    def download_pretrained_model(url):
-        """PaddleSeg's download_pretrained_model, raising a DownloadError that names the URL."""
-        try:
-            return original(url)
-        except Exception as error:  # requests, tarfile and OS errors, depending on what failed
-            raise _download_error(url, type(error).__name__) from None
-
-    _patch('paddleseg.utils.utils.download_pretrained_model', utils, 'download_pretrained_model',
-           download_pretrained_model)
 
 
 # =========================================================================== Paddle
@@ -456,8 +432,6 @@ FIXES = {
                     _needs_dice, _fix_dice),
     'utils.set_device': Fix('paddle.is_compiled_with_mlu removed; use custom-device check', _needs_set_device,
                             _fix_set_device),
-    'utils.download_pretrained_model': Fix('offline downloads fail with a long traceback; raise DownloadError',
-                                           _needs_download_error, _fix_download_error),
     # Paddle
     'DataLoader': Fix("a dataset error ends the reader thread: hangs (num_workers=0) or a bare SystemError; "
                       "raise it in the loop", _needs_loader_errors, _fix_loader_errors),
@@ -488,13 +462,12 @@ def _install(name, fix):
 
 
 def apply():
-    """Install safe weights loading and every needed fix once (no fixes where PADDLESEG_LITESEG_NO_COMPAT
-    is set to a value other than 0); returns the names of the installed fixes."""
+    """Install every needed fix once (none where PADDLESEG_LITESEG_NO_COMPAT is set to a value other
+    than 0); returns the names of the installed fixes."""
     global _DONE
     if _DONE:
         return applied()
     _DONE = True
-    _install('safe weights loading', SAFE_WEIGHTS_LOADING)  # on every version, whatever the environment
     if os.environ.get(DISABLE_ENV, '0') not in ('', '0'):
         return applied()
     for name, fix in FIXES.items():
@@ -506,30 +479,3 @@ def apply():
 def applied():
     """Names of the fixes installed by apply() (see FIXES[name].why for the reason)."""
     return list(_APPLIED)
-
-
-# ---------------------------------------------------------------------------
-# Weights loading: not a Paddle 3 fix, so installed on every version and not turned off by
-# PADDLESEG_LITESEG_NO_COMPAT. paddle.load unpickles any object, so a shared .pdparams could run code
-# in PaddleSeg's load_pretrained_model, load_entire_model and resume (--resume_model). Every
-# paddle.load goes through safe_load, and the weights references PaddleSeg's loader gets (official
-# names, URLs) are resolved through the plugin's verified cache.
-def _secure_weights_loading():
-    from paddleseg.utils import utils
-
-    from . import safe_load
-    from .official_weights import resolve
-
-    _patch('paddle.load', paddle, 'load', safe_load.load)
-    original = utils.load_pretrained_model
-
-    def load_pretrained_model(model, pretrained_model):
-        """PaddleSeg's load_pretrained_model, given the local file of a name or URL."""
-        return original(model, resolve(pretrained_model) if pretrained_model else pretrained_model)
-
-    _patch('paddleseg.utils.utils.load_pretrained_model', utils, 'load_pretrained_model',
-           load_pretrained_model)
-
-
-SAFE_WEIGHTS_LOADING = Fix('paddle.load runs code a checkpoint carries; refuse all but tensors and containers',
-                           lambda: True, _secure_weights_loading)

@@ -4,7 +4,19 @@ import re
 
 
 class UserError(Exception):
-    """Bad input from the user: a file, a config key, a flag."""
+    """Bad input from the user: a file, a config key, a flag.
+
+    Args:
+        message (str): What is wrong, naming the file or key.
+        path (str, optional): The file or folder at fault, as the caller gave it (or one inside
+            it), so the command line can say which flag gave it.
+        argument (str, optional): The library argument the message asks for, so the command line
+            can name its flag instead.
+    """
+
+    def __init__(self, message, path=None, argument=None):
+        super().__init__(message)
+        self.path, self.argument = path, argument
 
 
 class DatasetError(UserError, ValueError):

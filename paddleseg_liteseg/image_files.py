@@ -31,17 +31,17 @@ def list_images(path):
                 elif not name.startswith("."):
                     skipped += 1
         if not images:
-            raise UserError(f"{path}: no image files ({', '.join(IMAGE_SUFFIXES)}) in this folder")
+            raise UserError(f"{path}: no image files ({', '.join(IMAGE_SUFFIXES)}) in this folder", path=path)
         return sorted(images), path, skipped
     if not os.path.isfile(path):
-        raise UserError(f"{path}: no such file or folder")
+        raise UserError(f"{path}: no such file or folder", path=path)
     if path.lower().endswith(IMAGE_SUFFIXES):
         return [path], None, 0
     base = os.path.dirname(path)
     with open(path, errors="replace") as listing:
         images = [os.path.join(base, line.split()[0]) for line in listing if line.strip()]
     if not images:
-        raise UserError(f"{path}: an empty file list")
+        raise UserError(f"{path}: an empty file list", path=path)
     return images, base, 0
 
 
@@ -52,7 +52,7 @@ def read_image(path):
     try:
         data = np.fromfile(path, dtype=np.uint8)
     except OSError as error:
-        raise ImageError(f"{path}: cannot be read ({error.strerror or error})") from None
+        raise ImageError(f"{path}: cannot be read ({error.strerror or error})", path=path) from None
     return decode_image(data, path)
 
 
@@ -61,8 +61,9 @@ def decode_image(data, source):
     file; ``source`` names them in the ImageError raised when they can't be."""
     data = np.frombuffer(data, dtype=np.uint8) if isinstance(data, (bytes, bytearray, memoryview)) else data
     if data.size == 0:
-        raise ImageError(f"{source}: empty file")
+        raise ImageError(f"{source}: empty file", path=source)
     image = cv2.imdecode(data, cv2.IMREAD_COLOR)
     if image is None:
-        raise ImageError(f"{source}: not an image OpenCV can decode (corrupt, truncated or another format)")
+        raise ImageError(f"{source}: not an image OpenCV can decode (corrupt, truncated or another format)",
+                         path=source)
     return image

@@ -54,7 +54,7 @@ def segment_video(predictor, source, save_dir, batch_size=1, max_frames=None):
 
     capture = cv2.VideoCapture(int(source) if str(source).isdigit() else source)
     if not capture.isOpened():
-        raise UserError(f"{source}: cannot open this video or camera")
+        raise UserError(f"{source}: cannot open this video or camera", path=str(source))
     fps = capture.get(cv2.CAP_PROP_FPS) or 25.0
     total = int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) or None
     name = f"camera{source}" if str(source).isdigit() else os.path.splitext(os.path.basename(source))[0]

@@ -113,42 +113,31 @@ class _ExportedModel:
     """A directory written by ``paddleseg export`` on one of its runtimes."""
 
     def __init__(self, model_dir, backend, device, precision, threads, input_shape, runtime_options):
-        from paddleseg.deploy.infer import DeployConfig
-
         from .api import default_device
-        from .deploy.export import DEPLOY_FILE, read_deploy_yaml
+        from .deploy.exported_model import ExportedModel
         from .deploy.inference_timing import TimedRuntime
+        from .deploy.model_files import CLASS_NAMES_KEY, PALETTE_KEY
         from .deploy.runtime_choice import choose_runtime
         from .deploy.runtimes import create_runtime
 
-        deploy = read_deploy_yaml(model_dir)
+        self.exported = ExportedModel.read(model_dir)
         device = device or default_device()
-        self.transforms = DeployConfig(os.path.join(model_dir, DEPLOY_FILE)).transforms
-        self.choice = choose_runtime(model_dir, deploy, backend, device, precision, threads, input_shape)
-        self.runtime = TimedRuntime(create_runtime(model_dir, deploy, self.choice.backend, device,
+        self.transforms = self.exported.compose
+        self.choice = choose_runtime(self.exported, backend, device, precision, threads, input_shape)
+        self.runtime = TimedRuntime(create_runtime(self.exported, self.choice.backend, device,
                                                    self.choice.precision, threads, **runtime_options))
         self.name = self.runtime.name
-        self.palette, self.class_names = deploy.get("palette"), deploy.get("class_names")
+        self.palette, self.class_names = self.exported.get(PALETTE_KEY), self.exported.get(CLASS_NAMES_KEY)
 
     def __call__(self, inputs):
+        from .deploy.exported_model import labels_from_output
+
         shapes = {image.shape for image, _ in inputs}
         if len(shapes) == 1:
             outputs = self.runtime(np.stack([image for image, _ in inputs]))
         else:
             outputs = [self.runtime(image[np.newaxis])[0] for image, _ in inputs]
         return [labels_from_output(output, trans_info) for output, (_, trans_info) in zip(outputs, inputs)]
-
-
-def labels_from_output(output, trans_info):
-    """Labels from one image's runtime output (labels, or logits/probabilities), at the original size."""
-    import paddle
-    from paddleseg.core.infer import reverse_transform
-
-    labels = output if output.ndim == 2 else output.argmax(axis=0)
-    if trans_info:
-        labels = reverse_transform(paddle.to_tensor(labels[np.newaxis, np.newaxis].astype("int32")),
-                                   trans_info, mode="nearest").numpy()[0, 0]
-    return labels.astype("uint8")
 
 
 class _DygraphModel:

@@ -8,7 +8,6 @@ none under ``PADDLESEG_LITESEG_NO_COMPAT=1``.
 import importlib
 import json
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -70,14 +69,14 @@ def test_apply_is_idempotent_and_installs_every_fix_here():
     _needs()
     assert compat.applied() == ['metrics.calculate_area', 'train.loss_computation', 'CrossEntropyLoss',
                                 'OhemCrossEntropyLoss', 'RMILoss', 'DiceLoss', 'utils.set_device',
-                                'utils.download_pretrained_model', 'DataLoader', 'warnings']
+                                'DataLoader', 'warnings']
     assert list(compat.FIXES) == compat.applied()
     metrics = importlib.import_module('paddleseg.utils.metrics')
     before = (metrics.calculate_area, L.CrossEntropyLoss._post_process_loss, dict(ORIG))
     assert compat.apply() == compat.applied()
     compat._fix_ce()  # even a direct re-install does not wrap twice
     assert (metrics.calculate_area, L.CrossEntropyLoss._post_process_loss, dict(ORIG)) == before
-    assert len(ORIG) == 15 and metrics.calculate_area is not ORIG['paddleseg.utils.metrics.calculate_area']
+    assert len(ORIG) == 12 and metrics.calculate_area is not ORIG['paddleseg.utils.metrics.calculate_area']
 
 
 def test_version_guard(monkeypatch):
@@ -182,13 +181,14 @@ def test_the_import_survives_a_fix_that_cannot_be_installed():
 
 def test_the_environment_variable_turns_the_fixes_off_but_not_safe_loading():
     _needs()
-    result = _python("import paddleseg_liteseg; from paddleseg_liteseg import compat; "
+    result = _python("import paddleseg_liteseg; from paddleseg_liteseg import compat, secure_loading; "
                      "from paddleseg.utils import metrics; "
-                     "print(compat.applied(), sorted(compat.ORIGINALS), metrics.calculate_area.__module__)",
+                     "print(compat.applied(), sorted(compat.ORIGINALS), sorted(secure_loading.ORIGINALS), "
+                     "metrics.calculate_area.__module__)",
                      **{compat.DISABLE_ENV: '1'})
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == (
-        "[] ['paddle.load', 'paddleseg.utils.utils.load_pretrained_model'] paddleseg.utils.metrics")
+        "[] [] ['paddle.load', 'paddleseg.utils.utils.load_pretrained_model'] paddleseg.utils.metrics")
 
 
 # The plugin's import watched from inside: every Python function it calls, and every thread started.
@@ -399,23 +399,6 @@ def test_set_device_mlu_falls_back_to_cpu():
         assert paddle.get_device() == 'cpu'
     finally:
         paddle.set_device(device)
-
-
-def test_an_offline_paddleseg_download_raises_one_line_naming_the_url():
-    _needs('utils.download_pretrained_model')
-    from paddleseg.utils import utils
-
-    from paddleseg_liteseg.download import DownloadError
-    port = socket.socket()
-    port.bind(('127.0.0.1', 0))
-    url = 'http://127.0.0.1:%d/PP_STDCNet1.tar.gz' % port.getsockname()[1]
-    port.close()  # nothing listens there: connections are refused
-    with pytest.raises(Exception) as error:
-        ORIG['paddleseg.utils.utils.download_pretrained_model'](url)
-    assert not isinstance(error.value, DownloadError)  # requests' ConnectionError, with its long traceback
-    with pytest.raises(DownloadError, match=r'Could not download %s: ConnectionError\. If this machine is '
-                                            r'offline' % url):
-        utils.download_pretrained_model(url)
 
 
 def test_only_noise_warnings_are_silenced():

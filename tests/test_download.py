@@ -9,7 +9,6 @@ import time
 
 import pytest
 from paddleseg.models.backbones import STDC1
-from paddleseg.utils import utils
 
 from http_files import FileServer
 from paddleseg_liteseg.cli import main
@@ -140,11 +139,6 @@ def test_offline_names_the_url_and_the_cache_path(unreachable_url):
     message = str(error.value)
     assert message.startswith(f"Could not download {unreachable_url}: ")
     assert f"put it at {cache_path(unreachable_url)}, or pass its local path" in message
-
-
-def test_paddleseg_own_download_names_the_url(unreachable_url):
-    with pytest.raises(DownloadError, match=rf"Could not download {unreachable_url}: .*local path"):
-        utils.download_pretrained_model(unreachable_url)
 
 
 def test_command_prints_the_download_error_not_a_traceback(unreachable_url, tmp_path, capsys):

@@ -44,7 +44,7 @@ RANGE_ARGUMENTS = {"ResizeStepScaling": ("min_scale_factor", "max_scale_factor")
                    "ResizeRangeScaling": ("min_value", "max_value")}
 
 
-def check_config(config, path, sections=None):
+def check_config(config, path, sections=None, model_only=False):
     """Raise one ``ConfigError`` listing every problem of a parsed config, one "file: key: what" a line.
 
     Args:
@@ -53,12 +53,14 @@ def check_config(config, path, sections=None):
         sections (tuple[str], optional): Dataset sections that will be used, e.g. ``("train_dataset",)``
             to train without evaluating: they must exist, with their folders and file lists.
             Default: the dataset sections the config has.
+        model_only (bool): Only the model will be built: its num_classes is the caller's to
+            choose, so the datasets' class counts are not compared with it.
     """
     dic, builder = config.dic, SegBuilder(config)
     if sections is None:
         sections = [section for section in DATASET_SECTIONS if dic.get(section) is not None]
     problems = [*_section_problems(dic, sections), *_type_problems(dic, builder),
-                *_num_classes_problems(dic, builder), *_dataset_path_problems(dic, sections, builder),
+                *_num_classes_problems(dic, builder, model_only), *_dataset_path_problems(dic, sections, builder),
                 *_loss_problems(dic, builder), *_size_problems(dic, builder)]
     if problems:
         raise ConfigError("\n".join(f"{path}: {key}: {message}" for key, message in problems))
@@ -190,10 +192,10 @@ def _default(component, argument):
     return None if parameter is None or parameter.default is parameter.empty else parameter.default
 
 
-def _num_classes_problems(dic, builder):
+def _num_classes_problems(dic, builder, model_only=False):
     # (key, owner or None, value) for every place that sets num_classes; the datasets first: the data decides.
     sources = []
-    for section in DATASET_SECTIONS:
+    for section in () if model_only else DATASET_SECTIONS:
         part = dic.get(section)
         if not isinstance(part, dict):
             continue

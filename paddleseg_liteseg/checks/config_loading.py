@@ -17,7 +17,7 @@ from ..errors import ConfigError
 from .config_checks import check_config, closest
 
 
-def load_config(path, sections=None, opts=None, learning_rate=None, batch_size=None, iters=None):
+def load_config(path, sections=None, opts=None, learning_rate=None, batch_size=None, iters=None, model_only=False):
     """PaddleSeg's ``Config(path, ...)``, checked; raises ``ConfigError`` listing every problem.
 
     Args:
@@ -26,17 +26,30 @@ def load_config(path, sections=None, opts=None, learning_rate=None, batch_size=N
             config has); see ``check_config``.
         opts (list[str], optional): ``key=value`` overrides, as PaddleSeg's ``--opts``.
         learning_rate, batch_size, iters (optional): Overrides, as PaddleSeg's tools take them.
+        model_only (bool): Only the model will be built (``build_model``): its num_classes is the
+            caller's to choose, whatever the datasets hold; the dataset sections that name a
+            num_classes take the model's, so PaddleSeg's own rules agree.
     """
     _check_overrides(path, _parse(path), opts, learning_rate)
     # PaddleSeg's rules run after check_config, which says more, and more at once.
     config = Config(path, learning_rate=learning_rate, batch_size=batch_size, iters=iters, opts=opts,
                     checker=ConfigChecker([]))
-    check_config(config, path, sections)
+    check_config(config, path, sections, model_only)
+    if model_only:
+        _datasets_follow_the_model(config)
     try:
         Config._build_default_checker().apply_all_rules(config)
     except RuntimeError as error:  # PaddleSeg wraps the rule's own error, which says what is wrong
         raise ConfigError(f"{path}: {error.__context__ or error}") from None
     return config
+
+
+def _datasets_follow_the_model(config):
+    """Give the dataset sections that name a num_classes the model's (a model-only build)."""
+    classes = (config.dic.get("model") or {}).get("num_classes")
+    for section in ("train_dataset", "val_dataset"):
+        if classes is not None and "num_classes" in (config.dic.get(section) or {}):
+            config.dic[section]["num_classes"] = classes
 
 
 def _parse(path):

@@ -30,8 +30,9 @@ def add_arguments(parser):
 
 
 def run(args):
-    from ..api import calibration_set
+    from ..api import config_label
     from ..deploy.bench import RUNTIMES, benchmark, format_table, write_json
+    from ..deploy.calibration_data import calibration_set
     from .flags import in_flag_terms
     config, builder = load(args)
     runtimes = RUNTIMES if "all" in args.backend else tuple(args.backend)
@@ -39,7 +40,8 @@ def run(args):
     if args.int8:
         transforms = config.val_dataset_cfg.get("transforms") or [{"type": "Normalize"}]
         with in_flag_terms(**calibration_flags(args)):
-            images = calibration_set(args.config, builder, transforms, args.calib_image_path, args.calib_num)
+            images = calibration_set(config_label(args.config), builder, transforms, args.calib_image_path,
+                                     args.calib_num)
     model = built_model(builder, args.model_path)
     result = benchmark(model, tuple(args.input_shape), runtimes, reference=args.reference,
                        threads=args.cpu_threads, repeats=args.repeats, warmup=args.warmup,

@@ -39,14 +39,12 @@ def dataset_pairs(builder, config, purpose, instead):
     """((image, label) paths, ignore_index) of the config's val (else train) dataset; where neither
     lists images, the error says they were wanted ``purpose`` and names ``instead``, the flags
     that give images otherwise."""
+    from ..datasets.config_datasets import config_dataset
     from ..errors import ConfigError
 
     for name in ("val_dataset", "train_dataset"):
-        try:
-            dataset = getattr(builder, name)
-            pairs = [tuple(pair[:2]) for pair in dataset.file_list]
-        except Exception:  # PaddleSeg raises many types for a missing or malformed dataset
-            continue
+        dataset, _ = config_dataset(builder, name) if builder.config.dic.get(name) else (None, None)
+        pairs = [tuple(pair[:2]) for pair in dataset.file_list] if dataset is not None else []
         if pairs:
             return pairs, dataset.ignore_index
     raise ConfigError(f"{config}: neither val_dataset nor train_dataset gives images {purpose}; pass {instead}")

@@ -34,23 +34,22 @@ def add_int8_arguments(parser, int8_help):
 
 def calibration_flags(args):
     """How calibration errors name the flags (``export`` and ``bench``)."""
-    return {"values": {"--calib_image_path": args.calib_image_path},
-            "names": {"calib_images": "--calib_image_path"}}
+    return {"paths": {"--calib_image_path": args.calib_image_path},
+            "arguments": {"calib_images": "--calib_image_path"}}
 
 
 def run(args):
     from ..api import export
-    from ..deploy.export import ONNX_INT8_KEY
-    from ..deploy.quantize import OPENVINO_INT8_KEY
+    from ..deploy.model_files import DEPLOY_FILE, MODEL_KEY, ONNX_INT8_KEY, ONNX_KEY, OPENVINO_INT8_KEY, PARAMS_KEY
     from .flags import in_flag_terms
 
     with in_flag_terms(**calibration_flags(args)):
-        deploy = export(args.config, args.save_dir, weights=args.model_path, onnx=args.onnx or args.tune,
-                        int8=args.int8, input_shape=args.input_shape, output_op=args.output_op,
-                        calib_images=args.calib_image_path, calib_num=args.calib_num, opts=args.opts)
-    written = list(dict.fromkeys(deploy[key] for key in ("model", "params", "onnx", ONNX_INT8_KEY, OPENVINO_INT8_KEY)
-                                 if key in deploy))
-    print(f"Exported to {args.save_dir}: {', '.join(written)}, deploy.yaml")
+        exported = export(args.config, args.save_dir, weights=args.model_path, onnx=args.onnx or args.tune,
+                          int8=args.int8, input_shape=args.input_shape, output_op=args.output_op,
+                          calib_images=args.calib_image_path, calib_num=args.calib_num, opts=args.opts)
+    written = list(dict.fromkeys(exported.get(key) for key in
+                                 (MODEL_KEY, PARAMS_KEY, ONNX_KEY, ONNX_INT8_KEY, OPENVINO_INT8_KEY) if key in exported))
+    print(f"Exported to {args.save_dir}: {', '.join(written)}, {DEPLOY_FILE}")
     if args.tune:
         from .tune import tune_export
-        tune_export(args, load(args)[1], args.save_dir, deploy)
+        tune_export(args, load(args)[1], exported)

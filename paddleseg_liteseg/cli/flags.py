@@ -1,35 +1,52 @@
 """Library errors in the words of the command line, and flag values turned into library arguments."""
 import contextlib
-import re
+import os
 
 from ..errors import UserError
 
-# The export arguments that library messages about a missing model file name, as export's flags.
-EXPORT_FLAGS = {"onnx=True, int8=True": "`paddleseg export --onnx --int8`", "onnx=True": "`paddleseg export --onnx`"}
+EXPORT_OPTION_FLAGS = {"onnx": "--onnx", "int8": "--int8"}  # export's library options -> its flags
 
 
 @contextlib.contextmanager
-def in_flag_terms(values=None, names=None):
-    """Re-word a library ``UserError`` raised inside: a message that starts with a value a flag gave
-    ("x: no such file", "x/deploy.yaml ...") names the flag ("--image_path x: no such file"), and a
-    library argument named in it becomes its flag.
+def in_flag_terms(paths=None, arguments=None):
+    """Re-word a library ``UserError`` raised inside by its fields, not its text: an error whose
+    ``path`` a flag gave (or lies inside it) is prefixed with that flag ("--image_path x: no such
+    file"); one whose ``argument`` has a flag names the flag instead; an exported model without the
+    file a backend needs (``MissingExportFile``) names the ``paddleseg export`` flags that write it.
 
     Args:
-        values (dict): {flag: the value it gave}.
-        names (dict): {library argument name: flag}.
+        paths (dict): {flag: the path it gave}.
+        arguments (dict): {library argument name: flag}.
     """
+    from ..deploy.exported_model import MissingExportFile
+
     try:
         yield
-    except UserError as error:
-        message = str(error)
-        for flag, value in (values or {}).items():
-            if value is not None and re.match(re.escape(str(value)) + r"[:/ ]", message):
-                message = f"{flag} {message}"
-                break
-        for name, flag in (names or {}).items():
-            message = re.sub(rf"(?<![\w-]){re.escape(name)}\b", flag, message)
-        error.args = (message,)
+    except MissingExportFile as error:
+        flags = " ".join(EXPORT_OPTION_FLAGS[option] for option in error.needs)
+        error.args = (f"{error.model_dir} has no {error.key} model: export it with `paddleseg export {flags}`",)
+        _prefix_flag(error, paths)
         raise
+    except UserError as error:
+        _prefix_flag(error, paths)
+        flag = (arguments or {}).get(error.argument)
+        if flag:
+            error.args = (str(error).replace(error.argument, flag),)
+        raise
+
+
+def _prefix_flag(error, paths):
+    """Put the flag that gave ``error.path`` (or a folder holding it) in front of the message."""
+    if error.path is None:
+        return
+    for flag, value in (paths or {}).items():
+        if value is not None and _within(os.fspath(error.path), os.fspath(value)):
+            error.args = (f"{flag} {error}",)
+            return
+
+
+def _within(path, given):
+    return path == given or path.startswith(given.rstrip(os.sep) + os.sep)
 
 
 def custom_palette(custom_color):

@@ -33,7 +33,7 @@ def run(args):
     from ..predictions import is_video, segment_images, segment_video
     from ..predictor import Predictor
     from .config import default_device
-    from .flags import EXPORT_FLAGS, custom_palette, in_flag_terms
+    from .flags import custom_palette, in_flag_terms
     from .infer_speed import first_input_shape, report_speed
 
     if args.batch_size < 1:
@@ -42,9 +42,9 @@ def run(args):
     options, notes = paddleseg_deploy_flags.apply(args)
     video = is_video(args.image_path)
     if not video:
-        with in_flag_terms(values={"--image_path": args.image_path}):
+        with in_flag_terms(paths={"--image_path": args.image_path}):
             image_list, image_dir, skipped = list_images(args.image_path)
-    with in_flag_terms(values={"--model_dir": args.model_dir}, names=EXPORT_FLAGS):
+    with in_flag_terms(paths={"--model_dir": args.model_dir}):
         predictor = Predictor(args.model_dir, backend=args.backend, device=args.device, precision=args.precision,
                               threads=args.cpu_threads, palette=custom_palette(args.custom_color),
                               input_shape=None if video else first_input_shape(args.model_dir, image_list,
@@ -55,7 +55,7 @@ def run(args):
         print(note)
     start = time.perf_counter()
     if video:
-        with in_flag_terms(values={"--image_path": args.image_path}):
+        with in_flag_terms(paths={"--image_path": args.image_path}):
             target, frames, fps = segment_video(predictor, args.image_path, args.save_dir, args.batch_size,
                                                 args.max_frames)
         print(f"Wrote {target}: {frames} frames at {fps:.1f} FPS (reading, inference and writing)")

@@ -4,8 +4,7 @@ from ..errors import UserError
 
 def first_input_shape(model_dir, image_list, batch_size):
     """The model input (N C H W) of the first readable image in ``image_list``, or None."""
-    from ..deploy.export import read_deploy_yaml
-    from ..deploy.runtime_choice import input_shape_of
+    from ..deploy.exported_model import ExportedModel
     from ..image_files import ImageError, read_image
 
     for path in image_list:
@@ -13,7 +12,7 @@ def first_input_shape(model_dir, image_list, batch_size):
             image = read_image(path)
         except ImageError:
             continue
-        return input_shape_of(read_deploy_yaml(model_dir)["transforms"], image, min(batch_size, len(image_list)))
+        return ExportedModel.read(model_dir).input_shape_of(image, min(batch_size, len(image_list)))
     return None
 
 

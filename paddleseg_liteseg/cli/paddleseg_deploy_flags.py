@@ -8,7 +8,8 @@ command with a message; none is ignored silently.
 """
 import os
 
-from ..deploy.export import DEPLOY_FILE, read_deploy_yaml
+from ..deploy.exported_model import ExportedModel
+from ..deploy.model_files import DEPLOY_FILE
 from ..errors import UserError
 
 PADDLESEG_TUNED_SHAPE_FILE = "auto_tune_tmp.pbtxt"  # PaddleSeg's default for --auto_tuned_shape_file
@@ -106,7 +107,7 @@ def _model_dir(args):
     if args.deploy_config is None:
         if args.model_dir is None:
             raise UserError("give --model_dir DIR (or PaddleSeg's --config DIR/deploy.yaml)")
-        read_deploy_yaml(args.model_dir)
+        ExportedModel.read(args.model_dir)
         return
     path = args.deploy_config
     if os.path.basename(path) != DEPLOY_FILE:
@@ -117,5 +118,5 @@ def _model_dir(args):
     folder = os.path.dirname(path) or "."
     if args.model_dir is not None and os.path.abspath(args.model_dir) != os.path.abspath(folder):
         raise UserError(f"--config {path} and --model_dir {args.model_dir} name different models; give one")
-    read_deploy_yaml(folder)
+    ExportedModel.read(folder)
     args.model_dir = folder

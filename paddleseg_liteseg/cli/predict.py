@@ -28,7 +28,7 @@ def run(args):
 
     config, _ = load(args)
     set_device(args)
-    with in_flag_terms(values={"--image_path": args.image_path}):
+    with in_flag_terms(paths={"--image_path": args.image_path}):
         images, image_dir, skipped = list_images(args.image_path)
     if skipped:
         logger.info(f"Skipped {skipped} files without an image suffix in {args.image_path}")

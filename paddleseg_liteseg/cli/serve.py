@@ -118,12 +118,12 @@ def _listening_line(args, settings):
 
     base = f"http://{'[' + args.host + ']' if ':' in args.host else args.host}:{args.port}"
     if settings.model_dir:
-        from ..cli.flags import EXPORT_FLAGS, in_flag_terms
-        from ..deploy.export import read_deploy_yaml
+        from ..deploy.exported_model import ExportedModel
         from ..deploy.runtime_choice import choose_runtime
+        from .flags import in_flag_terms
 
-        with in_flag_terms(values={"--model_dir": settings.model_dir}, names=EXPORT_FLAGS):
-            choice = choose_runtime(settings.model_dir, read_deploy_yaml(settings.model_dir), settings.backend,
+        with in_flag_terms(paths={"--model_dir": settings.model_dir}):
+            choice = choose_runtime(ExportedModel.read(settings.model_dir), settings.backend,
                                     settings.device or default_device(), settings.precision, settings.threads,
                                     list(settings.input_shape) if settings.input_shape else None)
         runs = f"{settings.model_dir} on {choice.backend} {choice.precision} ({choice.reason})"

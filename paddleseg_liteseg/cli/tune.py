@@ -3,10 +3,13 @@
 
 def add_tune_arguments(parser):
     """The limits and images of a tuning run (``tune`` and ``export --tune``)."""
-    parser.add_argument("--min_agreement", type=float, default=0.99,
-                        help="Smallest share of pixels equal to fp32's a runtime may have (default 0.99).")
-    parser.add_argument("--max_miou_drop", type=float, default=0.5,
-                        help="mIoU points a runtime may lose against fp32, where labels are given (default 0.5).")
+    from ..deploy.agreement import MAX_MIOU_DROP, MIN_AGREEMENT
+
+    parser.add_argument("--min_agreement", type=float, default=MIN_AGREEMENT,
+                        help=f"Smallest share of pixels equal to fp32's a runtime may have (default {MIN_AGREEMENT}).")
+    parser.add_argument("--max_miou_drop", type=float, default=100 * MAX_MIOU_DROP,
+                        help=f"mIoU points a runtime may lose against fp32, where labels are given "
+                             f"(default {100 * MAX_MIOU_DROP:g}).")
     parser.add_argument("--tune_labels", default=None,
                         help="A file list of 'image label' lines (relative to the list's folder): images to "
                              "tune on, with labels for mIoU.")
@@ -33,7 +36,7 @@ def add_arguments(parser):
 
 
 def run(args):
-    from ..deploy.export import read_deploy_yaml
+    from ..deploy.exported_model import ExportedModel
     from ..errors import UserError
     from ..image_files import list_images
     from .config import dataset_pairs, load
@@ -47,7 +50,7 @@ def run(args):
         pairs, ignore_index = dataset_pairs(load(args)[1], args.config, "to tune on", "--tune_labels or --image_path")
     else:
         raise UserError("give the images to tune on: --image_path, --tune_labels or --config")
-    run_tuning(args, args.model_dir, read_deploy_yaml(args.model_dir), pairs, ignore_index)
+    run_tuning(args, ExportedModel.read(args.model_dir), pairs, ignore_index)
 
 
 def labelled_pairs(file_list):
@@ -74,25 +77,27 @@ def labelled_pairs(file_list):
     return pairs
 
 
-def run_tuning(args, model_dir, deploy, pairs, ignore_index):
-    """Tune ``model_dir`` on ``pairs`` ((image, label or None) paths) with the flags; print the table."""
+def run_tuning(args, model, pairs, ignore_index):
+    """Tune ``model`` (an ExportedModel) on ``pairs`` ((image, label or None) paths) with the flags;
+    print the table."""
     import os
 
-    from ..deploy.tune import TUNING_FILE, format_entry, tune, tuning_samples
+    from ..deploy.model_files import TUNING_FILE
+    from ..deploy.tune import format_entry, tune, tuning_samples
     from ..errors import UserError
 
     if not 0 <= args.min_agreement <= 1:
         raise UserError(f"--min_agreement must be between 0 and 1, got {args.min_agreement}")
-    samples = tuning_samples(pairs, deploy["transforms"], args.tune_num)
-    entry = tune(model_dir, deploy, samples, device=getattr(args, "device", None) or "cpu",
+    samples = tuning_samples(pairs, model, args.tune_num)
+    entry = tune(model, samples, device=getattr(args, "device", None) or "cpu",
                  threads=getattr(args, "cpu_threads", None), min_agreement=args.min_agreement,
                  max_miou_drop=args.max_miou_drop / 100, repeats=args.tune_repeats, ignore_index=ignore_index,
                  batch_size=args.batch_size)
     print(format_entry(entry))
-    print(f"Wrote {os.path.join(model_dir, TUNING_FILE)}")
+    print(f"Wrote {os.path.join(model.directory, TUNING_FILE)}")
 
 
-def tune_export(args, builder, model_dir, deploy):
+def tune_export(args, builder, model):
     """``export --tune``: on --tune_labels, --calib_image_path, or the config's val (else train) dataset."""
     from ..image_files import list_images
     from .config import dataset_pairs
@@ -104,4 +109,4 @@ def tune_export(args, builder, model_dir, deploy):
         pairs = [(path, None) for path in list_images(args.calib_image_path)[0]]
     else:
         pairs, ignore_index = dataset_pairs(builder, args.config, "to tune on", "--tune_labels or --calib_image_path")
-    run_tuning(args, model_dir, deploy, pairs, ignore_index)
+    run_tuning(args, model, pairs, ignore_index)

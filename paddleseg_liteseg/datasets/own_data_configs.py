@@ -10,7 +10,7 @@ import os
 
 import yaml
 
-import paddleseg_liteseg
+from ..shipped_configs import config_root
 
 MODEL_CONFIGS = {"pp_liteseg_t.yml": "PP-LiteSeg-T (STDC1)", "pp_liteseg_b.yml": "PP-LiteSeg-B (STDC2)"}
 STRIDE = 32
@@ -18,11 +18,6 @@ MAX_CROP = 1024
 BATCH_SIZE = 4
 ITERS = 10000
 OHEM_SHARE = 16  # min_kept = batch pixels // 16
-
-
-def shipped_configs_dir():
-    """The folder of the shipped configs (holding ``_base_/pp_liteseg_t.yml``)."""
-    return os.path.realpath(os.path.join(os.path.dirname(paddleseg_liteseg.__file__), "..", "configs"))
 
 
 def crop_size(image_sizes):
@@ -44,7 +39,7 @@ def training_config(output_dir, model_config, num_classes, crop, ignore_index=25
         {"type": "RandomDistort", "brightness_range": 0.4, "contrast_range": 0.4, "saturation_range": 0.4},
         {"type": "Normalize"}]
     return {
-        "_base_": os.path.join(shipped_configs_dir(), "_base_", model_config),
+        "_base_": os.path.join(config_root(), "_base_", model_config),
         "batch_size": BATCH_SIZE,
         "iters": ITERS,
         "train_dataset": dict(dataset, train_path=os.path.join(output_dir, "train.txt"), mode="train",

@@ -32,11 +32,13 @@ import cv2
 import numpy as np
 import paddle
 
-from .export import export
+from .agreement import pixel_agreement
+from .export import write_inference_model
 from .gemm_rates import GEMM_SIZE, gemm_gflops, runtime_gemm_rates
-from .inference_timing import seconds
+from .inference_timing import time_interleaved
 from .quantize import write_int8_models
 from .reference import official_twin, same_function
+from .runtime_id import RuntimeId
 from .runtimes import BackendUnavailable, create_runtime, default_threads, missing_package
 
 RUNTIMES = ("dygraph", "paddle", "onnxruntime", "openvino")
@@ -52,20 +54,6 @@ def complexity(model, input_shape):
     with contextlib.redirect_stdout(io.StringIO()):  # and prints a line per layer type
         macs = paddle.flops(probe, list(input_shape), print_detail=False)
     return params, 2 * macs / 1e9
-
-
-def time_interleaved(runners, repeats, warmup):
-    """{name: [seconds per run]} for callables timed in rounds with a rotating order."""
-    names = list(runners)
-    for name in names:
-        for _ in range(warmup):
-            runners[name]()
-    times = {name: [] for name in names}
-    for round_index in range(repeats):
-        offset = round_index % len(names)
-        for name in names[offset:] + names[:offset]:
-            times[name].append(seconds(runners[name]))
-    return times
 
 
 def _resized(image, height, width):
@@ -86,9 +74,10 @@ class DygraphRuntime:
             return paddle.argmax(self.model(paddle.to_tensor(batch))[0], axis=1).numpy()
 
 
-def build_runtimes(model, model_dir, deploy, names, threads, int8, device="cpu"):
-    """{label: runtime} for the requested runtime names, a label per backend x precision (and
-    Paddle Inference with oneDNN off), and {label: why skipped} for those that cannot run here.
+def build_runtimes(model, exported, names, threads, int8, device="cpu"):
+    """{RuntimeId: runtime} of ``model`` (dygraph) and ``exported`` (an ExportedModel) for the
+    requested runtime names, one per backend x precision (and Paddle Inference with oneDNN off),
+    and {RuntimeId: why skipped} for those that cannot run here.
 
     Only ``BackendUnavailable`` (not installed, no such precision on this backend or CPU) skips a
     runtime; any other error is raised, so a broken backend fails the benchmark.
@@ -97,17 +86,16 @@ def build_runtimes(model, model_dir, deploy, names, threads, int8, device="cpu")
     precisions = ["fp32", "bf16" if device == "cpu" else "fp16"] + (["int8"] if int8 else [])
     for name in names:
         if name == "dygraph":
-            runtimes["dygraph fp32"] = DygraphRuntime(model)
+            runtimes[RuntimeId("dygraph", "fp32")] = DygraphRuntime(model)
             continue
-        variants = [(precision, {}) for precision in precisions]
+        variants = [(RuntimeId(name, precision), {}) for precision in precisions]
         if name == "paddle" and device == "cpu":
-            variants.insert(1, ("fp32 oneDNN off", {"onednn": False}))
-        for label, options in variants:
+            variants.insert(1, (RuntimeId(name, "fp32", "oneDNN off"), {"onednn": False}))
+        for runtime_id, options in variants:
             try:
-                runtimes[f"{name} {label}"] = create_runtime(model_dir, deploy, name, device, label.split()[0],
-                                                             threads, **options)
+                runtimes[runtime_id] = create_runtime(exported, name, device, runtime_id.precision, threads, **options)
             except BackendUnavailable as reason:
-                skipped[f"{name} {label}"] = str(reason)
+                skipped[runtime_id] = str(reason)
     return runtimes, skipped
 
 
@@ -144,25 +132,25 @@ def benchmark(model, input_shape=(1, 3, 512, 1024), runtimes=RUNTIMES, reference
     onnx_needed = any(name in ONNX_RUNTIMES for name in runtimes)
     no_converter = onnx_needed and missing_package("paddle2onnx", "onnx")
     if no_converter:
-        skipped.update({name: no_converter for name in runtimes if name in ONNX_RUNTIMES})
+        skipped.update({RuntimeId(name, "fp32"): no_converter for name in runtimes if name in ONNX_RUNTIMES})
         runtimes, onnx_needed = [name for name in runtimes if name not in ONNX_RUNTIMES], False
     exported = tempfile.TemporaryDirectory(dir=work_dir)
     for model_name, layer in models.items():
         model_dir = os.path.join(exported.name, model_name)
-        deploy = export(layer, model_dir, [{"type": "Normalize"}], input_shape=input_shape,
-                        onnx=onnx_needed)
+        exported_model = write_inference_model(layer, model_dir, [{"type": "Normalize"}], input_shape=input_shape,
+                                               onnx=onnx_needed)
         if onnx_needed and calibration_images:
-            deploy = write_int8_models(model_dir, deploy,
-                                       [_resized(image, *input_shape[2:]) for image in calibration_images])
-        built, missing = build_runtimes(layer, model_dir, deploy, runtimes, threads,
+            exported_model = write_int8_models(
+                exported_model, [_resized(image, *input_shape[2:]) for image in calibration_images])
+        built, missing = build_runtimes(layer, exported_model, runtimes, threads,
                                         int8=bool(calibration_images), device=device)
         all_runtimes.update({(model_name, label): runtime for label, runtime in built.items()})
         if agreement_images:
             inputs = [_resized(image, *input_shape[2:])[np.newaxis] for image in agreement_images]
             reference_labels = [DygraphRuntime(layer)(batch) for batch in inputs]
-            for label, runtime in built.items():
-                agreements[(model_name, label)] = float(np.mean(
-                    [(runtime(batch) == expected).mean() for batch, expected in zip(inputs, reference_labels)]))
+            for runtime_id, runtime in built.items():
+                agreements[(model_name, runtime_id)] = pixel_agreement([runtime(batch) for batch in inputs],
+                                                                       reference_labels)
         skipped.update(missing)
         params, gflops = complexity(layer, input_shape)
         info[model_name] = {"params": params, "gflops": round(gflops, 3)}
@@ -172,24 +160,24 @@ def benchmark(model, input_shape=(1, 3, 512, 1024), runtimes=RUNTIMES, reference
     times = time_interleaved({key: (lambda runtime=runtime: runtime(batch))
                               for key, runtime in all_runtimes.items()}, repeats, warmup)
     gemm = max(gemm_before, gemm_gflops(threads, device=device))  # the machine's best, before or after
-    own_gemm = runtime_gemm_rates({label for _, label in all_runtimes}, threads, work_dir=work_dir) \
+    own_gemm = runtime_gemm_rates({runtime_id for _, runtime_id in all_runtimes}, threads, work_dir=work_dir) \
         if device == "cpu" else {}
     rows = []
-    for (model_name, label), run_seconds in times.items():
+    for (model_name, runtime_id), run_seconds in times.items():
         median = statistics.median(run_seconds)
         achieved = info[model_name]["gflops"] / median
         rows.append({
-            "model": model_name, "runtime": label, "input_shape": list(input_shape),
+            "model": model_name, "runtime": str(runtime_id), "input_shape": list(input_shape),
             "median_ms": round(1000 * median, 2),
             "p90_ms": round(1000 * float(np.percentile(run_seconds, 90)), 2),
             "fps": round(input_shape[0] / median, 2),
             "gflops_per_s": round(achieved, 1), "fraction_of_gemm": round(achieved / gemm, 3),
             "runs": len(run_seconds)})
-        if label in own_gemm:
-            rows[-1]["own_gemm_gflops"] = round(own_gemm[label], 1)
-            rows[-1]["fraction_of_own_gemm"] = round(achieved / own_gemm[label], 3)
+        if runtime_id in own_gemm:
+            rows[-1]["own_gemm_gflops"] = round(own_gemm[runtime_id], 1)
+            rows[-1]["fraction_of_own_gemm"] = round(achieved / own_gemm[runtime_id], 3)
         if agreements:
-            rows[-1]["agreement"] = round(agreements[(model_name, label)], 5)
+            rows[-1]["agreement"] = round(agreements[(model_name, runtime_id)], 5)
     if reference:
         medians = {(row["model"], row["runtime"]): row["median_ms"] for row in rows}
         for row in rows:
@@ -197,7 +185,7 @@ def benchmark(model, input_shape=(1, 3, 512, 1024), runtimes=RUNTIMES, reference
             row["vs_reference"] = round(row["median_ms"] / baseline, 3) if baseline else None
     exported.cleanup()
     return {"machine": {"device": device, "threads": threads, "gemm_gflops": round(gemm, 1)},
-            "models": info, "rows": rows, "skipped": skipped}
+            "models": info, "rows": rows, "skipped": {str(runtime_id): why for runtime_id, why in skipped.items()}}
 
 
 COLUMNS = [("model", "model"), ("runtime", "runtime"), ("median_ms", "median ms"),

@@ -9,29 +9,26 @@ with shape-agnostic matrices, so the ONNX model is dynamic too.
 import os
 
 import paddle
-import yaml
 from paddleseg.deploy.export import WrappedModel
 
 from ..errors import UserError
+from .exported_model import ExportedModel
+from .model_files import (CLASS_NAMES_KEY, INPUT_NAME, INPUT_SHAPE_KEY, MODEL_KEY, MODEL_PREFIX, ONNX_FILE, ONNX_KEY,
+                          OUTPUT_DTYPE_KEY, OUTPUT_OP_KEY, PALETTE_KEY, PARAMS_FILE, PARAMS_KEY, PROGRAM_FILES,
+                          TRANSFORMS_KEY)
 from .onnx_conversion import convert_to_onnx
 
 OUTPUT_OPS = ("argmax", "softmax", "none")
-DEPLOY_FILE = "deploy.yaml"
-MODEL_PREFIX = "model"
-PROGRAM_FILES = ("model.json", "model.pdmodel")  # Paddle 3 (PIR), Paddle 2 / old IR
-PARAMS_FILE = "model.pdiparams"
-ONNX_FILE = "model.onnx"
-ONNX_INT8_KEY = "onnx_int8"  # deploy.yaml key of onnxruntime's int8 model (see quantize.py)
-INPUT_NAME = "x"
 
 
 class ExportError(UserError):
     """The model could not be exported; the message says which step failed and what to change."""
 
 
-def export(model, save_dir, transforms, input_shape=None, output_op="argmax", onnx=False, palette=None,
-           class_names=None):
-    """Write ``model`` to ``save_dir`` as a Paddle inference model with ``deploy.yaml`` (and ONNX).
+def write_inference_model(model, save_dir, transforms, input_shape=None, output_op="argmax", onnx=False,
+                          palette=None, class_names=None):
+    """Write ``model`` to ``save_dir`` as a Paddle inference model with ``deploy.yaml`` (and ONNX);
+    ``api.export`` is the public entry, which takes a config or a model and adds int8.
 
     Args:
         model (nn.Layer): A PaddleSeg model returning a list of logits (the first is used).
@@ -44,7 +41,7 @@ def export(model, save_dir, transforms, input_shape=None, output_op="argmax", on
         class_names (list[str], optional): the class names, both kept in ``deploy.yaml`` as keys
             PaddleSeg's reader ignores.
     Returns:
-        dict: The ``Deploy`` section written to ``deploy.yaml``.
+        ExportedModel: The directory written.
     """
     if output_op not in OUTPUT_OPS:
         raise ExportError(f"output_op must be one of {OUTPUT_OPS}, got {output_op!r}")
@@ -61,23 +58,22 @@ def export(model, save_dir, transforms, input_shape=None, output_op="argmax", on
     program_file = saved_program_file(save_dir)
 
     deploy = {
-        "model": program_file,
-        "params": PARAMS_FILE,
-        "transforms": transforms,
-        "input_shape": shape,
-        "output_op": output_op,
-        "output_dtype": "int32" if output_op == "argmax" else "float32",
+        MODEL_KEY: program_file,
+        PARAMS_KEY: PARAMS_FILE,
+        TRANSFORMS_KEY: transforms,
+        INPUT_SHAPE_KEY: shape,
+        OUTPUT_OP_KEY: output_op,
+        OUTPUT_DTYPE_KEY: "int32" if output_op == "argmax" else "float32",
     }
     if onnx:
         convert_to_onnx(os.path.join(save_dir, program_file), os.path.join(save_dir, PARAMS_FILE),
                         os.path.join(save_dir, ONNX_FILE))
-        deploy["onnx"] = ONNX_FILE
+        deploy[ONNX_KEY] = ONNX_FILE
     if palette:
-        deploy["palette"] = [list(colour) for colour in palette]
+        deploy[PALETTE_KEY] = [list(colour) for colour in palette]
     if class_names:
-        deploy["class_names"] = list(class_names)
-    write_deploy_yaml(save_dir, deploy)
-    return deploy
+        deploy[CLASS_NAMES_KEY] = list(class_names)
+    return ExportedModel(save_dir, deploy).write()
 
 
 def saved_program_file(save_dir):
@@ -87,23 +83,3 @@ def saved_program_file(save_dir):
             return name
     raise ExportError(f"paddle.jit.save wrote none of {PROGRAM_FILES} in {save_dir}")
 
-
-def write_deploy_yaml(save_dir, deploy):
-    with open(os.path.join(save_dir, DEPLOY_FILE), "w") as file:
-        yaml.safe_dump({"Deploy": deploy}, file, sort_keys=False)
-
-
-def read_deploy_yaml(model_dir):
-    """The ``Deploy`` section of ``model_dir/deploy.yaml``, checked for the keys inference needs."""
-    path = os.path.join(model_dir, DEPLOY_FILE)
-    if not os.path.isfile(path):
-        raise UserError(f"{model_dir}: {DEPLOY_FILE} not found; not a directory written by "
-                        "`paddleseg export`")
-    with open(path) as file:
-        deploy = (yaml.safe_load(file) or {}).get("Deploy")
-    if not isinstance(deploy, dict):
-        raise UserError(f"{path} has no Deploy section")
-    missing = [key for key in ("model", "params", "transforms") if key not in deploy]
-    if missing:
-        raise UserError(f"{path}: Deploy has no {', '.join(missing)}")
-    return deploy

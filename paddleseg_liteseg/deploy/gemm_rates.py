@@ -64,15 +64,14 @@ class _MatMul(paddle.nn.Layer):
         return [paddle.matmul(x, self.weight)]
 
 
-def runtime_gemm_rates(labels, threads, size=GEMM_SIZE, repeats=5, work_dir=None):
-    """{label: best GFLOP/s} of a size x size GEMM for each "backend precision" label of ``labels``
-    that runs here (CPU); labels of other runtimes (dygraph, oneDNN off) are left out."""
-    from .export import export
+def runtime_gemm_rates(runtime_ids, threads, size=GEMM_SIZE, repeats=5, work_dir=None):
+    """{RuntimeId: best GFLOP/s} of a size x size GEMM for each of ``runtime_ids`` that runs here
+    (CPU); other runtimes (dygraph) and variants (oneDNN off) are left out."""
+    from .export import write_inference_model
     from .quantize import write_int8_models
     from .runtimes import BACKENDS, BackendUnavailable, create_runtime
 
-    wanted = [label.split() for label in labels]
-    wanted = [(words[0], words[1]) for words in wanted if len(words) == 2 and words[0] in BACKENDS]
+    wanted = [runtime_id for runtime_id in runtime_ids if runtime_id.backend in BACKENDS and not runtime_id.variant]
     if not wanted:
         return {}
     rng = np.random.default_rng(0)
@@ -81,16 +80,17 @@ def runtime_gemm_rates(labels, threads, size=GEMM_SIZE, repeats=5, work_dir=None
     with tempfile.TemporaryDirectory(dir=work_dir) as model_dir:
         with paddle.utils.unique_name.guard():
             layer = _MatMul(size)
-        onnx = any(backend != "paddle" for backend, _ in wanted)
-        deploy = export(layer, model_dir, [], input_shape=[1, 1, size, size], output_op="none", onnx=onnx)
-        if any(precision == "int8" for _, precision in wanted):
-            deploy = write_int8_models(model_dir, deploy, [batch[0]])
-        for backend, precision in wanted:
+        onnx = any(runtime_id.backend != "paddle" for runtime_id in wanted)
+        exported = write_inference_model(layer, model_dir, [], input_shape=[1, 1, size, size], output_op="none",
+                                         onnx=onnx)
+        if any(runtime_id.precision == "int8" for runtime_id in wanted):
+            exported = write_int8_models(exported, [batch[0]])
+        for runtime_id in wanted:
             try:
-                runtime = create_runtime(model_dir, deploy, backend, "cpu", precision, threads)
+                runtime = create_runtime(exported, runtime_id.backend, "cpu", runtime_id.precision, threads)
             except BackendUnavailable:
                 continue
             runtime(batch)
             best = min(seconds(runtime, batch) for _ in range(repeats))
-            rates[f"{backend} {precision}"] = 2 * size ** 3 / best / 1e9
+            rates[runtime_id] = 2 * size ** 3 / best / 1e9
     return rates

@@ -1,5 +1,6 @@
 """How fast ``infer`` ran: the model's time per image (median over runs) and images per second end
-to end; and ``seconds``, the one timer of the benchmarks and the int8 file choice."""
+to end; ``seconds``, the one timer of the benchmarks and the int8 file choice; and
+``time_interleaved``, the rounds ``bench`` and ``tune`` time runtimes in."""
 import statistics
 import time
 
@@ -11,6 +12,20 @@ def seconds(function, *args):
     start = time.perf_counter()
     function(*args)
     return time.perf_counter() - start
+
+
+def time_interleaved(runners, repeats, warmup):
+    """{name: [seconds per run]} for callables timed in rounds with a rotating order."""
+    names = list(runners)
+    for name in names:
+        for _ in range(warmup):
+            runners[name]()
+    times = {name: [] for name in names}
+    for round_index in range(repeats):
+        offset = round_index % len(names)
+        for name in names[offset:] + names[:offset]:
+            times[name].append(seconds(runners[name]))
+    return times
 
 
 class TimedRuntime:

@@ -22,7 +22,6 @@ which runs fast, differs between models and runtimes.
 The first convolution sees the raw image and the classifier's logits decide the argmax directly:
 on real photos, those two cost most of the pixels that int8 changes.
 """
-import copy
 import importlib.util
 import logging
 import os
@@ -32,16 +31,15 @@ import numpy as np
 
 from ..errors import UserError
 from ..image_files import read_image
+from .agreement import MIN_AGREEMENT, pixel_agreement
 from .cpu_features import read_cpu_info
+from .exported_model import preprocessing
 from .inference_timing import seconds
+from .model_files import (CONV_INT8_FILE, INT8_FILE, INT8_SCORES_KEY, NNCF_INT8_FILE, ONNX_INT8_KEY, ONNX_KEY,
+                          OPENVINO_INT8_KEY)
+from .runtimes import BACKENDS, create_runtime
 
-INT8_FILE = "model_int8.onnx"
-CONV_INT8_FILE = "model_int8_conv.onnx"
-NNCF_INT8_FILE = "model_int8_nncf.onnx"
-OPENVINO_INT8_KEY = "openvino_int8"  # deploy.yaml key of OpenVINO's int8 model (onnxruntime's: export.ONNX_INT8_KEY)
-INT8_SCORES_KEY = "int8_calibration"  # deploy.yaml: {runtime: {file: agreement with fp32 and ms}}, fp32's file too
 CALIBRATION_IMAGES = 32
-MIN_AGREEMENT = 0.99
 SAME_SPEED = 1.1  # files within this factor of the fastest one's time count as equally fast
 VNNI_FLAGS = ("avx512_vnni", "avx_vnni", "amx_int8")
 
@@ -53,18 +51,16 @@ def spread(items, count=CALIBRATION_IMAGES):
 
 def calibration_images(image_paths, transforms, count=CALIBRATION_IMAGES):
     """``count`` images spread over ``image_paths``, preprocessed by ``transforms`` (config entries)."""
-    from paddleseg.deploy.infer import DeployConfig
-
     if not image_paths:
         raise UserError("int8 calibration found no images")
-    compose = DeployConfig.load_transforms(copy.deepcopy(transforms))
+    compose = preprocessing(transforms)
     return [compose({"img": read_image(path).astype("float32")})["img"] for path in spread(image_paths, count)]
 
 
-def write_int8_models(model_dir, deploy, calibration_images, agreement_images=None):
-    """Quantize ``deploy``'s ONNX model with each installed quantizer and give each installed int8
-    runtime its file (see above); returns ``deploy`` with the choices and their measurements added
-    (the caller writes deploy.yaml).
+def write_int8_models(model, calibration_images, agreement_images=None):
+    """Quantize ``model``'s (an ExportedModel's) ONNX model with each installed quantizer and give
+    each installed int8 runtime its file (see above); returns the model with the choices and their
+    measurements added to its deploy section (the caller writes deploy.yaml).
 
     Args:
         calibration_images (list[np.ndarray]): Preprocessed (C, H, W) float32 images, as the model
@@ -72,38 +68,33 @@ def write_int8_models(model_dir, deploy, calibration_images, agreement_images=No
         agreement_images (list[np.ndarray], optional): Preprocessed images the choice measures the
             agreement with fp32 on (default: the calibration images).
     """
-    from .export import ONNX_INT8_KEY
-    from .runtimes import BACKENDS, create_runtime
-
-    onnx_file = os.path.join(model_dir, deploy["onnx"])
+    onnx_file = model.path(ONNX_KEY)
     with tempfile.TemporaryDirectory() as work_dir:
         folded = fold_batch_norms(onnx_file, os.path.join(work_dir, "folded.onnx"))
-        candidates = [quantize_onnx(folded, os.path.join(model_dir, INT8_FILE), calibration_images),
-                      quantize_onnx(folded, os.path.join(model_dir, CONV_INT8_FILE), calibration_images,
+        candidates = [quantize_onnx(folded, os.path.join(model.directory, INT8_FILE), calibration_images),
+                      quantize_onnx(folded, os.path.join(model.directory, CONV_INT8_FILE), calibration_images,
                                     convolutions_only=True)]
     if importlib.util.find_spec("nncf") is not None:
-        candidates.append(quantize_nncf(onnx_file, os.path.join(model_dir, NNCF_INT8_FILE), calibration_images))
-    deploy = dict(deploy)
+        candidates.append(quantize_nncf(onnx_file, os.path.join(model.directory, NNCF_INT8_FILE), calibration_images))
     batches = [image[np.newaxis].astype("float32") for image in agreement_images or calibration_images]
-    reference = create_runtime(model_dir, deploy, "onnxruntime", precision="fp32")
+    reference = create_runtime(model, "onnxruntime", precision="fp32")
     expected = [_labels(reference(batch)) for batch in batches]
-    scores = {}
+    scores, chosen = {}, {}
     for backend, key in (("onnxruntime", ONNX_INT8_KEY), ("openvino", OPENVINO_INT8_KEY)):
-        if BACKENDS[backend].unavailable(model_dir, dict(deploy, **{key: INT8_FILE}), "cpu", "int8"):
+        if BACKENDS[backend].unavailable(model.updated(**{key: INT8_FILE}), "cpu", "int8"):
             continue
-        fp32 = reference if backend == "onnxruntime" else create_runtime(model_dir, deploy, backend, precision="fp32")
-        scores[backend] = {deploy["onnx"]: {"agreement": 1.0, "ms": _milliseconds(fp32, batches[0])}}
+        fp32 = reference if backend == "onnxruntime" else create_runtime(model, backend, precision="fp32")
+        scores[backend] = {model.get(ONNX_KEY): {"agreement": 1.0, "ms": _milliseconds(fp32, batches[0])}}
         for candidate in candidates:
             name = os.path.basename(candidate)
-            runtime = create_runtime(model_dir, dict(deploy, **{key: name}), backend, precision="int8")
-            agreement = np.mean([(_labels(runtime(batch)) == labels).mean() for batch, labels in zip(batches, expected)])
-            scores[backend][name] = {"agreement": round(float(agreement), 5), "ms": _milliseconds(runtime, batches[0])}
-        deploy[key] = choose_int8_file(scores[backend], fp32_file=deploy["onnx"])
-    deploy[INT8_SCORES_KEY] = scores
+            runtime = create_runtime(model.updated(**{key: name}), backend, precision="int8")
+            agreement = pixel_agreement([_labels(runtime(batch)) for batch in batches], expected)
+            scores[backend][name] = {"agreement": round(agreement, 5), "ms": _milliseconds(runtime, batches[0])}
+        chosen[key] = choose_int8_file(scores[backend], fp32_file=model.get(ONNX_KEY))
     for candidate in candidates:
-        if os.path.basename(candidate) not in (deploy.get(ONNX_INT8_KEY), deploy.get(OPENVINO_INT8_KEY)):
+        if os.path.basename(candidate) not in chosen.values():
             os.remove(candidate)
-    return deploy
+    return model.updated(**chosen, **{INT8_SCORES_KEY: scores})
 
 
 def choose_int8_file(scores, fp32_file=None):

@@ -9,38 +9,35 @@
    ``avx512_bf16`` alone bf16 runs, but is not reliably faster than fp32 (``cpu_features``), so
    only tuning chooses it there.
 """
-import copy
 from collections import namedtuple
 
 from .cpu_features import bf16_flags, bf16_matrix_units, bf16_unavailable
 from .runtimes import BACKENDS, choose_backend, default_threads
-from .tune import tuned_choice, tuning_key
+from .tuning_file import tuned_choice, tuning_key
 
 Choice = namedtuple("Choice", ["backend", "precision", "reason"])
 
 
-def choose_runtime(model_dir, deploy, backend="auto", device="cpu", precision=None, threads=None,
-                   input_shape=None):
-    """The ``Choice`` (backend, precision, reason in words) for this model, machine and input shape."""
+def choose_runtime(model, backend="auto", device="cpu", precision=None, threads=None, input_shape=None):
+    """The ``Choice`` (backend, precision, reason in words) for ``model`` (an ExportedModel), this
+    machine and the input shape."""
     if backend != "auto":
         return Choice(backend, precision or "fp32", "backend given")
     if precision is not None:
-        return Choice(choose_backend(model_dir, deploy, device, precision), precision,
+        return Choice(choose_backend(model, device, precision), precision,
                       "precision given; the first installed backend that runs it")
-    fixed = deploy.get("input_shape") or []
-    if input_shape is None and fixed and all(isinstance(size, int) and size > 0 for size in fixed):
-        input_shape = fixed
+    input_shape = input_shape or model.fixed_shape
     not_tuned = "input shape unknown, tuning not consulted"
     if input_shape is not None:
         key = tuning_key(device, threads or default_threads(), input_shape)
-        tuned, not_tuned = tuned_choice(model_dir, key)
+        tuned, not_tuned = tuned_choice(model.directory, key)
         if tuned:
-            cannot = BACKENDS[tuned["backend"]].unavailable(model_dir, deploy, device, tuned["precision"])
+            cannot = BACKENDS[tuned["backend"]].unavailable(model, device, tuned["precision"])
             if not cannot:
                 return Choice(tuned["backend"], tuned["precision"], not_tuned)
             not_tuned = f"the tuned {tuned['backend']} {tuned['precision']} cannot run now ({cannot})"
     if device == "cpu" and bf16_matrix_units() and not bf16_unavailable():
-        if not BACKENDS["openvino"].unavailable(model_dir, deploy, device, "bf16"):
+        if not BACKENDS["openvino"].unavailable(model, device, "bf16"):
             return Choice("openvino", "bf16", f"CPU capability: {' and '.join(bf16_flags())}; {not_tuned}")
         why_fp32 = f"CPU capability: bf16 needs openvino here, which cannot run it; {not_tuned}"
     elif device == "cpu" and not bf16_unavailable():
@@ -50,12 +47,5 @@ def choose_runtime(model_dir, deploy, backend="auto", device="cpu", precision=No
         why_fp32 = f"CPU capability: no bf16 instructions; {not_tuned}"
     else:
         why_fp32 = f"GPU; {not_tuned}"
-    return Choice(choose_backend(model_dir, deploy, device, "fp32"), "fp32", why_fp32)
+    return Choice(choose_backend(model, device, "fp32"), "fp32", why_fp32)
 
-
-def input_shape_of(transforms, image, batch_size=1):
-    """The N C H W input that ``image`` (BGR) becomes after ``transforms``: what tuning is keyed by."""
-    from paddleseg.deploy.infer import DeployConfig
-
-    compose = DeployConfig.load_transforms(copy.deepcopy(transforms))
-    return [batch_size, *compose({"img": image.astype("float32")})["img"].shape]

@@ -1,7 +1,6 @@
 """Inference backends behind one interface: ``runtime(batch)`` -> the model's first output, as numpy.
 
-Each backend reads a directory written by ``paddleseg export`` (its ``deploy.yaml`` names the
-files). Every backend is told its precision explicitly; fp32 runs in fp32 everywhere.
+Each backend runs an ``ExportedModel`` (a directory written by ``paddleseg export``). Every backend is told its precision explicitly; fp32 runs in fp32 everywhere.
 ``choose_backend`` takes the first backend of a fixed fallback order that is installed and can run
 the model and precision. Which backend is *fastest* depends on the CPU, so it is not decided here:
 ``paddleseg tune`` measures it, and ``runtime_choice`` uses that measurement or the CPU's
@@ -14,15 +13,11 @@ import numpy as np
 
 from ..errors import UserError
 from .cpu_features import bf16_unavailable
-from .export import ONNX_INT8_KEY
-from .quantize import OPENVINO_INT8_KEY
+from .exported_model import BackendUnavailable, MissingExportFile
+from .model_files import MODEL_KEY, OPENVINO_INT8_KEY, PARAMS_KEY
 
 PRECISIONS = ("fp32", "fp16", "bf16", "int8")
 DEVICES = ("cpu", "gpu")
-
-
-class BackendUnavailable(UserError):
-    """A backend that is not installed or cannot run this model, device or precision."""
 
 
 def default_threads():
@@ -36,15 +31,14 @@ def missing_package(module, extra):
     return None
 
 
-def _onnx_file(model_dir, deploy, precision, int8_key=ONNX_INT8_KEY):
-    """The ONNX model for ``precision`` (int8: ``int8_key``'s, else onnxruntime's), or None with the reason."""
-    if precision == "int8" and int8_key in deploy:
-        return os.path.join(model_dir, deploy[int8_key]), None
-    key = ONNX_INT8_KEY if precision == "int8" else "onnx"
-    if key not in deploy:
-        how = "onnx=True, int8=True" if precision == "int8" else "onnx=True"
-        return None, f"{model_dir} has no {key} model: export it with {how}"
-    return os.path.join(model_dir, deploy[key]), None
+def _missing_onnx(model, precision, int8_key=None):
+    """The MissingExportFile saying why ``model`` has no ONNX file for ``precision`` (a reason that
+    ``create_runtime`` raises as it is), or None."""
+    try:
+        model.onnx_file(precision, *([int8_key] if int8_key else []))
+    except MissingExportFile as missing:
+        return missing
+    return None
 
 
 class PaddleRuntime:
@@ -63,7 +57,7 @@ class PaddleRuntime:
     name = "paddle"
 
     @staticmethod
-    def unavailable(model_dir, deploy, device, precision):
+    def unavailable(model, device, precision):
         if precision == "int8":
             return "Paddle Inference int8 needs a quantization-aware model; use onnxruntime or openvino"
         if precision == "fp16" and device == "cpu":
@@ -76,18 +70,17 @@ class PaddleRuntime:
                 return "this Paddle build has no CUDA: install paddlepaddle-gpu (see the README)"
         return None
 
-    def __init__(self, model_dir, deploy, device="cpu", precision="fp32", threads=None, onednn=True,
+    def __init__(self, model, device="cpu", precision="fp32", threads=None, onednn=True,
                  tensorrt=None, min_subgraph_size=3, glog=False):
         """``tensorrt`` None uses TensorRT where it applies (see above), True requires it, False never;
         ``glog`` keeps Paddle's own log lines."""
         import paddle.inference as inference
 
-        config = inference.Config(os.path.join(model_dir, deploy["model"]),
-                                  os.path.join(model_dir, deploy["params"]))
+        config = inference.Config(model.path(MODEL_KEY), model.path(PARAMS_KEY))
         if device == "gpu":
             half = inference.PrecisionType.Half if precision == "fp16" else inference.PrecisionType.Float32
             config.enable_use_gpu(256, 0, half)
-            static_shape = all(isinstance(size, int) and size > 0 for size in deploy.get("input_shape") or [None])
+            static_shape = model.fixed_shape is not None
             has_tensorrt = inference.get_trt_compile_version() > (0, 0, 0)
             if tensorrt and not (has_tensorrt and static_shape):
                 raise BackendUnavailable("TensorRT needs a Paddle built with it and a model exported with a "
@@ -133,7 +126,7 @@ class OnnxRuntime:
     GPU_PROVIDERS = ("TensorrtExecutionProvider", "CUDAExecutionProvider")
 
     @staticmethod
-    def unavailable(model_dir, deploy, device, precision):
+    def unavailable(model, device, precision):
         if precision == "fp16":
             return "onnxruntime runs fp32 and int8 models here; for fp16 use paddle (GPU) or openvino"
         if precision == "bf16":
@@ -148,9 +141,9 @@ class OnnxRuntime:
             import onnxruntime
             if "CUDAExecutionProvider" not in onnxruntime.get_available_providers():
                 return "onnxruntime has no CUDAExecutionProvider: install onnxruntime-gpu"
-        return _onnx_file(model_dir, deploy, precision)[1]
+        return _missing_onnx(model, precision)
 
-    def __init__(self, model_dir, deploy, device="cpu", precision="fp32", threads=None):
+    def __init__(self, model, device="cpu", precision="fp32", threads=None):
         import onnxruntime
 
         options = onnxruntime.SessionOptions()
@@ -160,7 +153,7 @@ class OnnxRuntime:
         providers = [provider for provider in self.GPU_PROVIDERS
                      if provider in onnxruntime.get_available_providers()] if device == "gpu" else []
         self.session = onnxruntime.InferenceSession(
-            _onnx_file(model_dir, deploy, precision)[0], options,
+            model.onnx_file(precision), options,
             providers=providers + ["CPUExecutionProvider"])
         self.input_name = self.session.get_inputs()[0].name
 
@@ -181,18 +174,18 @@ class OpenVINORuntime:
     PRECISION_HINTS = {"fp32": "f32", "fp16": "f16", "bf16": "bf16", "int8": "f32"}  # int8: the QDQ model
 
     @staticmethod
-    def unavailable(model_dir, deploy, device, precision):
+    def unavailable(model, device, precision):
         if device != "cpu":
             return "the openvino backend runs on CPU here"
         if precision == "bf16" and bf16_unavailable():
             return bf16_unavailable()
-        return missing_package("openvino", "openvino") or _onnx_file(model_dir, deploy, precision, OPENVINO_INT8_KEY)[1]
+        return missing_package("openvino", "openvino") or _missing_onnx(model, precision, OPENVINO_INT8_KEY)
 
-    def __init__(self, model_dir, deploy, device="cpu", precision="fp32", threads=None):
+    def __init__(self, model, device="cpu", precision="fp32", threads=None):
         import openvino
 
         self.core = openvino.Core()
-        self.model = self.core.read_model(_onnx_file(model_dir, deploy, precision, OPENVINO_INT8_KEY)[0])
+        self.model = self.core.read_model(model.onnx_file(precision, OPENVINO_INT8_KEY))
         self.config = {"INFERENCE_NUM_THREADS": threads or default_threads(),
                        "PERFORMANCE_HINT": "LATENCY",
                        "INFERENCE_PRECISION_HINT": self.PRECISION_HINTS[precision]}
@@ -217,21 +210,21 @@ FALLBACK_ORDER_BY_PRECISION = {("cpu", "int8"): ("openvino", "onnxruntime"),
                                ("cpu", "bf16"): ("openvino", "paddle")}
 
 
-def choose_backend(model_dir, deploy, device="cpu", precision="fp32"):
+def choose_backend(model, device="cpu", precision="fp32"):
     """The first backend in the fallback order that is installed and can run this model and precision."""
     reasons = []
     order = FALLBACK_ORDER_BY_PRECISION.get((device, precision), FALLBACK_ORDER[device])
     for name in order:
-        reason = BACKENDS[name].unavailable(model_dir, deploy, device, precision)
+        reason = BACKENDS[name].unavailable(model, device, precision)
         if reason is None:
             return name
         reasons.append(f"{name}: {reason}")
     raise BackendUnavailable(f"no backend can run {precision} on {device}: " + "; ".join(reasons))
 
 
-def create_runtime(model_dir, deploy, backend="auto", device="cpu", precision="fp32", threads=None,
-                   **options):
-    """Build the runtime for ``backend`` ("auto": the first that can run it); its ``name`` says which.
+def create_runtime(model, backend="auto", device="cpu", precision="fp32", threads=None, **options):
+    """Build the runtime of ``model`` (an ExportedModel) for ``backend`` ("auto": the first that can
+    run it); its ``name`` says which.
 
     ``options`` go to the backend's constructor (``PaddleRuntime``'s ``onednn``, ``tensorrt``, ...).
     """
@@ -240,11 +233,13 @@ def create_runtime(model_dir, deploy, backend="auto", device="cpu", precision="f
     if precision not in PRECISIONS:
         raise UserError(f"precision must be one of {PRECISIONS}, got {precision!r}")
     if backend == "auto":
-        backend = choose_backend(model_dir, deploy, device, precision)
+        backend = choose_backend(model, device, precision)
     if backend not in BACKENDS:
         raise UserError(f"backend must be auto or one of {sorted(BACKENDS)}, got {backend!r}")
     runtime_class = BACKENDS[backend]
-    reason = runtime_class.unavailable(model_dir, deploy, device, precision)
+    reason = runtime_class.unavailable(model, device, precision)
+    if isinstance(reason, MissingExportFile):
+        raise reason
     if reason:
         raise BackendUnavailable(f"{backend}: {reason}")
-    return runtime_class(model_dir, deploy, device=device, precision=precision, threads=threads, **options)
+    return runtime_class(model, device=device, precision=precision, threads=threads, **options)

@@ -12,6 +12,7 @@ import time
 
 import numpy as np
 
+from ..deploy.exported_model import ExportedModel
 from .batching import MicroBatcher
 
 LOG = logging.getLogger("paddleseg_liteseg.serving")
@@ -77,11 +78,12 @@ class ModelService:
     def _load(self):
         try:
             self.predictor = self._load_predictor(self.settings)
-            warmup = np.full((*self._warmup_size(), 3), 127, dtype=np.uint8)
+            exported = ExportedModel.read(self.settings.model_dir) if self.settings.model_dir else None
+            warmup = np.full((*self._warmup_size(exported), 3), 127, dtype=np.uint8)
             self.predictor.predict(warmup)
-            max_batch_size, fixed = self.settings.max_batch_size, self._fixed_shape()
-            if fixed and fixed[0] > 0:
-                max_batch_size, self.batching_note = 1, f"off: the model was exported for batches of {fixed[0]}"
+            max_batch_size, fixed_batch = self.settings.max_batch_size, exported and exported.fixed_batch
+            if fixed_batch:
+                max_batch_size, self.batching_note = 1, f"off: the model was exported for batches of {fixed_batch}"
             elif max_batch_size is None:
                 max_batch_size, self.batching_note = self._measure_batching(warmup)
             else:
@@ -95,17 +97,11 @@ class ModelService:
             self.error = error
             LOG.exception("The model could not be loaded")
 
-    def _fixed_shape(self):
-        """The N C H W an exported model was fixed to (-1 where a size is free), or None."""
-        from ..deploy.export import read_deploy_yaml
-
-        fixed = read_deploy_yaml(self.settings.model_dir).get("input_shape") if self.settings.model_dir else None
-        return [size if isinstance(size, int) and size > 0 else -1 for size in fixed] if fixed else None
-
-    def _warmup_size(self):
-        """The model's fixed (height, width) if it has one, else the settings' input shape, else WARMUP_SIZE."""
-        fixed = self._fixed_shape()
-        if fixed and min(fixed[-2:]) > 0:
+    def _warmup_size(self, exported):
+        """The exported model's fixed (height, width) if it has one, else the settings' input shape,
+        else WARMUP_SIZE."""
+        fixed = exported and exported.fixed_shape
+        if fixed:
             return tuple(fixed[-2:])
         return tuple(self.settings.input_shape[-2:]) if self.settings.input_shape else WARMUP_SIZE
 

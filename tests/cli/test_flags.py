@@ -1,31 +1,44 @@
-"""Library errors re-worded for the command line: the value's flag in front, argument names as flags."""
+"""Library errors re-worded for the command line by their fields: the flag that gave the path at fault
+in front, the argument asked for as its flag, a missing export file as the export flags."""
 import pytest
 
 from paddleseg_liteseg.cli.flags import custom_palette, in_flag_terms
 from paddleseg_liteseg.errors import ConfigError, UserError
 
 
-def _reworded(message, **terms):
-    with pytest.raises(UserError) as error:
+def _reworded(error, **terms):
+    with pytest.raises(UserError) as raised:
         with in_flag_terms(**terms):
-            raise ConfigError(message)
-    assert isinstance(error.value, ConfigError)  # the same error, re-worded
-    return str(error.value)
+            raise error
+    assert raised.value is error  # the same error, re-worded
+    return str(raised.value)
 
 
-def test_a_message_about_a_flags_value_names_the_flag():
-    values = {"--image_path": "data/x", "--model_dir": "out"}
-    assert _reworded("data/x: no such file or folder", values=values) == "--image_path data/x: no such file or folder"
-    assert _reworded("out/deploy.yaml has no Deploy section", values=values) == \
+def test_an_error_about_a_path_a_flag_gave_names_the_flag():
+    paths = {"--image_path": "data/x", "--model_dir": "out"}
+    assert _reworded(ConfigError("data/x: no such file or folder", path="data/x"), paths=paths) == \
+        "--image_path data/x: no such file or folder"
+    assert _reworded(ConfigError("out/deploy.yaml has no Deploy section", path="out/deploy.yaml"), paths=paths) == \
         "--model_dir out/deploy.yaml has no Deploy section"
-    assert _reworded("data/xyz: empty file", values=values) == "data/xyz: empty file"  # another file
+    assert _reworded(ConfigError("data/xyz: empty file", path="data/xyz"), paths=paths) == "data/xyz: empty file"
+    assert _reworded(ConfigError("data/x: said without its path"), paths=paths) == "data/x: said without its path"
 
 
-def test_argument_names_become_flags_once():
-    names = {"calib_images": "--calib_image_path"}
-    assert _reworded("t.yml: no calibration images; pass calib_images", names=names) == \
-        "t.yml: no calibration images; pass --calib_image_path"
-    assert _reworded("use --calib_images_dir", names=names) == "use --calib_images_dir"
+def test_the_argument_an_error_asks_for_becomes_its_flag():
+    arguments = {"calib_images": "--calib_image_path"}
+    assert _reworded(ConfigError("t.yml: no calibration images; pass calib_images", argument="calib_images"),
+                     arguments=arguments) == "t.yml: no calibration images; pass --calib_image_path"
+    assert _reworded(ConfigError("calib_images named, but not the argument at fault"), arguments=arguments) == \
+        "calib_images named, but not the argument at fault"
+
+
+def test_a_missing_export_file_names_the_export_flags_that_write_it():
+    from paddleseg_liteseg.deploy.exported_model import MissingExportFile
+
+    error = MissingExportFile("out", "onnx_int8", ("onnx", "int8"))
+    assert str(error) == "out has no onnx_int8 model: export it with onnx=True, int8=True"
+    assert _reworded(error, paths={"--model_dir": "out"}) == \
+        "--model_dir out has no onnx_int8 model: export it with `paddleseg export --onnx --int8`"
 
 
 def test_custom_color_becomes_rgb_triples():

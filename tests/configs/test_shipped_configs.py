@@ -82,3 +82,19 @@ def test_config_builds_and_trains_a_step(path, stand_in_root):
     assert optimizer.get_lr() == pytest.approx(config.dic["lr_scheduler"]["warmup_start_lr"])
 
     inspect.signature(evaluate).bind(model, builder.val_dataset, **config.test_config)
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda path: os.path.relpath(path, CONFIG_ROOT))
+@pytest.mark.parametrize("how", ["argument", "opts"])
+def test_build_model_takes_another_class_count_than_the_dataset(path, how):
+    """Building a model uses no dataset: a fine-tuning user's class count is theirs to choose,
+    whether as ``num_classes`` or as ``model.num_classes`` in ``opts``."""
+    import paddleseg_liteseg as psl
+
+    opts = {"model.backbone.pretrained": None}
+    if how == "opts":
+        model = psl.build_model(path, opts={**opts, "model.num_classes": 3})
+    else:
+        model = psl.build_model(path, num_classes=3, opts=opts)
+    logits = model(paddle.zeros([1, 3, 64, 64]))
+    assert model.num_classes == 3 and logits[0].shape[1] == 3

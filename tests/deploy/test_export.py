@@ -9,7 +9,8 @@ import paddle
 from paddleseg.deploy.infer import DeployConfig
 
 from paddleseg_liteseg.cli import main
-from paddleseg_liteseg.deploy import create_runtime, export, read_deploy_yaml
+from paddleseg_liteseg.deploy import ExportedModel, create_runtime
+from paddleseg_liteseg.deploy.export import write_inference_model as export
 from paddleseg_liteseg.deploy.onnx_conversion import convert_in_process
 
 from reference_models import build_plugin
@@ -19,7 +20,7 @@ def test_deploy_yaml_names_files_that_exist_and_paddleseg_reads_it(exported):
     config = DeployConfig(os.path.join(exported, "deploy.yaml"))
     assert os.path.isfile(config.model) and os.path.isfile(config.params)
     assert [type(t).__name__ for t in config.transforms.transforms] == ["Normalize"]
-    deploy = read_deploy_yaml(exported)
+    deploy = ExportedModel.read(exported).deploy
     assert deploy["input_shape"] == [None, 3, None, None]
     assert (deploy["output_op"], deploy["output_dtype"]) == ("argmax", "int32")
     for key in ("onnx", "onnx_int8"):
@@ -42,8 +43,8 @@ def test_fixed_shape_export_has_the_same_outputs(onnx_extra, trained_model, expo
     fixed = export(trained_model, str(tmp_path), [{"type": "Normalize"}],
                    input_shape=[1, 3, height, width], onnx=True)
     batch = helpers.normalize(val_images[:1])
-    dynamic_run = create_runtime(exported, read_deploy_yaml(exported), "onnxruntime")
-    fixed_run = create_runtime(str(tmp_path), fixed, "onnxruntime")
+    dynamic_run = create_runtime(ExportedModel.read(exported), "onnxruntime")
+    fixed_run = create_runtime(fixed, "onnxruntime")
     np.testing.assert_array_equal(dynamic_run(batch), fixed_run(batch))
 
 
@@ -59,9 +60,9 @@ def test_official_checkpoint_exports_the_same_model(onnx_extra, official_t_check
     x = np.random.default_rng(0).standard_normal((1, 3, 64, 96)).astype("float32")
     with paddle.no_grad():
         expected = official(paddle.to_tensor(x))[0].numpy()
-    deploy = read_deploy_yaml(str(save_dir))
+    deploy = ExportedModel.read(str(save_dir))
     for backend in ("paddle", "onnxruntime"):
-        np.testing.assert_allclose(create_runtime(str(save_dir), deploy, backend)(x), expected,
+        np.testing.assert_allclose(create_runtime(deploy, backend)(x), expected,
                                    atol=2e-4, err_msg=backend)
 
 

@@ -6,7 +6,8 @@ import cv2
 import numpy as np
 import pytest
 
-from paddleseg_liteseg.deploy import create_runtime, export, read_deploy_yaml
+from paddleseg_liteseg.deploy import ExportedModel, create_runtime
+from paddleseg_liteseg.deploy.export import write_inference_model as export
 from paddleseg_liteseg.deploy import runtimes
 from paddleseg_liteseg.deploy.cpu_features import bf16_unavailable
 from paddleseg_liteseg.deploy.runtimes import BackendUnavailable, choose_backend
@@ -48,7 +49,7 @@ def references(trained_model, val_images, helpers):
 def test_fp32_agrees_with_dygraph_at_two_sizes(backend, exported, references, request):
     if backend != "paddle":
         request.getfixturevalue("onnx_extra")
-    runtime = create_runtime(exported, read_deploy_yaml(exported), backend)
+    runtime = create_runtime(ExportedModel.read(exported), backend)
     for scale, (batch, expected) in references.items():
         labels = runtime(batch)
         assert labels.shape == expected.shape
@@ -57,7 +58,7 @@ def test_fp32_agrees_with_dygraph_at_two_sizes(backend, exported, references, re
 
 @pytest.mark.parametrize("backend", BACKENDS[1:])
 def test_int8_agrees_with_dygraph(backend, onnx_extra, exported, references):
-    runtime = create_runtime(exported, read_deploy_yaml(exported), backend, precision="int8")
+    runtime = create_runtime(ExportedModel.read(exported), backend, precision="int8")
     batch, expected = references[1.0]
     assert (runtime(batch) == expected).mean() >= INT8_AGREEMENT
 
@@ -68,7 +69,7 @@ def test_bf16_agrees_with_dygraph(backend, exported, references, request):
         pytest.skip(f"bf16: {bf16_unavailable()}")
     if backend != "paddle":
         request.getfixturevalue("onnx_extra")
-    runtime = create_runtime(exported, read_deploy_yaml(exported), backend, precision="bf16")
+    runtime = create_runtime(ExportedModel.read(exported), backend, precision="bf16")
     batch, expected = references[1.0]
     assert (runtime(batch) == expected).mean() >= BF16_AGREEMENT
 
@@ -76,10 +77,10 @@ def test_bf16_agrees_with_dygraph(backend, exported, references, request):
 @pytest.mark.skipif(not _installed("openvino"), reason="openvino not installed ([openvino] extra)")
 def test_openvino_is_told_its_precision(onnx_extra, exported):
     """fp32 is asked for explicitly: OpenVINO would pick bf16 by itself on a CPU with bf16."""
-    deploy = read_deploy_yaml(exported)
-    assert create_runtime(exported, deploy, "openvino").config["INFERENCE_PRECISION_HINT"] == "f32"
+    deploy = ExportedModel.read(exported)
+    assert create_runtime(deploy, "openvino").config["INFERENCE_PRECISION_HINT"] == "f32"
     if not bf16_unavailable():
-        assert create_runtime(exported, deploy, "openvino", precision="bf16").config[
+        assert create_runtime(deploy, "openvino", precision="bf16").config[
             "INFERENCE_PRECISION_HINT"] == "bf16"
 
 
@@ -88,12 +89,12 @@ def test_paddle_fp32_stays_fp32_and_bf16_is_bf16(trained_model, val_images, help
     while bf16 (where the CPU has it) differs by bf16 rounding."""
     deploy = export(trained_model, str(tmp_path), [{"type": "Normalize"}], output_op="none")
     batch = helpers.normalize(val_images[:2])
-    plain = create_runtime(str(tmp_path), deploy, "paddle", threads=1, onednn=False)(batch)
+    plain = create_runtime(deploy, "paddle", threads=1, onednn=False)(batch)
     scale = np.abs(plain).max()
-    fp32 = create_runtime(str(tmp_path), deploy, "paddle", threads=1)(batch)
+    fp32 = create_runtime(deploy, "paddle", threads=1)(batch)
     assert np.abs(fp32 - plain).max() / scale < 1e-4
     if not bf16_unavailable():
-        bf16 = create_runtime(str(tmp_path), deploy, "paddle", precision="bf16", threads=1)(batch)
+        bf16 = create_runtime(deploy, "paddle", precision="bf16", threads=1)(batch)
         assert np.abs(bf16 - plain).max() / scale > 1e-3
 
 
@@ -101,27 +102,27 @@ def test_paddle_fp32_stays_fp32_and_bf16_is_bf16(trained_model, val_images, help
 def test_bf16_is_refused_where_the_cpu_lacks_it(backend, exported, monkeypatch):
     monkeypatch.setattr(runtimes, "bf16_unavailable", lambda: "this CPU has no bf16 instructions")
     with pytest.raises(BackendUnavailable, match="no bf16 instructions"):
-        create_runtime(exported, read_deploy_yaml(exported), backend, precision="bf16")
+        create_runtime(ExportedModel.read(exported), backend, precision="bf16")
 
 
 def test_onnxruntime_says_it_has_no_bf16(exported):
     with pytest.raises(BackendUnavailable, match="no bf16 kernels"):
-        create_runtime(exported, read_deploy_yaml(exported), "onnxruntime", precision="bf16")
+        create_runtime(ExportedModel.read(exported), "onnxruntime", precision="bf16")
 
 
 def test_paddle_inference_runs_onednn_by_default(exported):
     """oneDNN is on, with the placement pass removed that crashes on the bilinear resize."""
-    runtime = create_runtime(exported, read_deploy_yaml(exported), "paddle")
+    runtime = create_runtime(ExportedModel.read(exported), "paddle")
     assert runtime.config.onednn_enabled()
 
 
 def test_fallback_order_is_onnxruntime_then_paddle_on_cpu(onnx_extra, exported):
-    deploy = read_deploy_yaml(exported)
-    assert choose_backend(exported, deploy) == "onnxruntime"
+    model = ExportedModel.read(exported)
+    assert choose_backend(model) == "onnxruntime"
     int8 = "openvino" if _installed("openvino") else "onnxruntime"
-    assert choose_backend(exported, deploy, precision="int8") == int8
-    without_onnx = {key: value for key, value in deploy.items() if not key.startswith("onnx")}
-    assert choose_backend(exported, without_onnx) == "paddle"
+    assert choose_backend(model, precision="int8") == int8
+    without_onnx = {key: value for key, value in model.deploy.items() if not key.startswith("onnx")}
+    assert choose_backend(ExportedModel(exported, without_onnx)) == "paddle"
 
 
 def test_missing_runtime_names_the_extra(onnx_extra, exported, monkeypatch):
@@ -129,13 +130,13 @@ def test_missing_runtime_names_the_extra(onnx_extra, exported, monkeypatch):
     monkeypatch.setattr(importlib.util, "find_spec",
                         lambda name, *args: None if name == "openvino" else real_find_spec(name, *args))
     with pytest.raises(BackendUnavailable, match=r"pip install 'paddleseg-liteseg\[openvino\]'"):
-        create_runtime(exported, read_deploy_yaml(exported), "openvino")
+        create_runtime(ExportedModel.read(exported), "openvino")
 
 
 def test_int8_without_an_int8_model_says_how_to_export_one(onnx_extra, exported):
-    deploy = {key: value for key, value in read_deploy_yaml(exported).items() if key != "onnx_int8"}
+    deploy = {key: value for key, value in ExportedModel.read(exported).deploy.items() if key != "onnx_int8"}
     with pytest.raises(BackendUnavailable, match="int8=True"):
-        create_runtime(exported, deploy, "onnxruntime", precision="int8")
+        create_runtime(ExportedModel(exported, deploy), "onnxruntime", precision="int8")
 
 
 def test_int8_file_choice_prefers_agreement_among_equally_fast_files():

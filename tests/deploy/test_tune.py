@@ -10,9 +10,11 @@ import numpy as np
 import pytest
 
 from paddleseg_liteseg.cli import main
-from paddleseg_liteseg.deploy import read_deploy_yaml, runtime_choice, runtimes
+from paddleseg_liteseg.deploy import ExportedModel, runtime_choice, runtimes
+from paddleseg_liteseg.deploy.model_files import TUNING_FILE
 from paddleseg_liteseg.deploy.runtime_choice import choose_runtime
-from paddleseg_liteseg.deploy.tune import TUNING_FILE, Sample, measure, pick, tuning_key, tuning_samples
+from paddleseg_liteseg.deploy.tune import Sample, measure, pick, tuning_samples
+from paddleseg_liteseg.deploy.tuning_file import tuning_key
 from paddleseg_liteseg.errors import UserError
 
 SPEED_LINE = re.compile(r"^Speed: (\d+) images, model \d+\.\d ms/image \(median\), \d+\.\d images/s end to end$",
@@ -63,7 +65,7 @@ def no_bf16(monkeypatch):
 
 def test_a_matching_entry_is_used(tmp_path, no_bf16):
     _write_entry(tmp_path, tuning_key("cpu", 1, SHAPE))
-    choice = choose_runtime(str(tmp_path), DEPLOY, threads=1, input_shape=SHAPE)
+    choice = choose_runtime(ExportedModel(tmp_path, DEPLOY), threads=1, input_shape=SHAPE)
     assert (choice.backend, choice.precision) == ("paddle", "fp32")
     assert choice.reason.startswith("tuned on this machine")
 
@@ -79,7 +81,7 @@ def test_a_stale_entry_is_not_used_and_the_reason_says_why(tmp_path, no_bf16, ch
     key.update({name: sorted(set(key[name]) ^ set(value)) if name == "flags" else value
                 for name, value in change.items()})
     _write_entry(tmp_path, key)
-    choice = choose_runtime(str(tmp_path), {k: v for k, v in DEPLOY.items() if not k.startswith("onnx")},
+    choice = choose_runtime(ExportedModel(tmp_path, {k: v for k, v in DEPLOY.items() if not k.startswith("onnx")}),
                             threads=1, input_shape=SHAPE)
     assert (choice.backend, choice.precision) == ("paddle", "fp32")
     assert "CPU capability: no bf16 instructions" in choice.reason
@@ -93,7 +95,7 @@ def test_without_tuning_an_amx_cpu_runs_openvino_bf16(tmp_path, monkeypatch):
     monkeypatch.setattr(runtimes, "bf16_unavailable", lambda: None)
     monkeypatch.setattr(runtime_choice, "bf16_flags", lambda: ["amx_bf16"])
     monkeypatch.setattr(runtime_choice, "bf16_matrix_units", lambda: True)
-    choice = choose_runtime(str(tmp_path), DEPLOY, threads=1, input_shape=SHAPE)
+    choice = choose_runtime(ExportedModel(tmp_path, DEPLOY), threads=1, input_shape=SHAPE)
     assert (choice.backend, choice.precision) == ("openvino", "bf16")
     assert choice.reason.startswith("CPU capability: amx_bf16; no tuning.json")
 
@@ -102,14 +104,14 @@ def test_without_tuning_avx512_bf16_without_amx_runs_fp32_and_says_why(tmp_path,
     monkeypatch.setattr(runtime_choice, "bf16_unavailable", lambda: None)
     monkeypatch.setattr(runtime_choice, "bf16_flags", lambda: ["avx512_bf16"])
     monkeypatch.setattr(runtime_choice, "bf16_matrix_units", lambda: False)
-    choice = choose_runtime(str(tmp_path), DEPLOY, threads=1, input_shape=SHAPE)
+    choice = choose_runtime(ExportedModel(tmp_path, DEPLOY), threads=1, input_shape=SHAPE)
     assert choice.precision == "fp32"
     assert choice.reason.startswith("CPU capability: avx512_bf16 without AMX, where bf16 is not reliably faster")
 
 
 def test_forced_backend_and_precision_are_said_so(tmp_path):
-    assert choose_runtime(str(tmp_path), DEPLOY, backend="paddle") == ("paddle", "fp32", "backend given")
-    forced = choose_runtime(str(tmp_path), {k: v for k, v in DEPLOY.items() if not k.startswith("onnx")},
+    assert choose_runtime(ExportedModel(tmp_path, DEPLOY), backend="paddle") == ("paddle", "fp32", "backend given")
+    forced = choose_runtime(ExportedModel(tmp_path, {k: v for k, v in DEPLOY.items() if not k.startswith("onnx")}),
                             precision="fp32")
     assert forced.backend == "paddle" and forced.reason.startswith("precision given")
 
@@ -118,7 +120,7 @@ def test_a_label_of_another_size_than_its_image_names_both(tmp_path):
     cv2.imwrite(str(tmp_path / "a.png"), np.zeros((20, 30, 3), np.uint8))
     cv2.imwrite(str(tmp_path / "a_label.png"), np.zeros((10, 30), np.uint8))
     with pytest.raises(UserError, match=r"a_label.png: a label of 30x10 for an image of 30x20 \(.*a.png\)"):
-        tuning_samples([(str(tmp_path / "a.png"), str(tmp_path / "a_label.png"))], [{"type": "Normalize"}])
+        tuning_samples([(str(tmp_path / "a.png"), str(tmp_path / "a_label.png"))], ExportedModel(tmp_path, DEPLOY))
 
 
 def test_tune_writes_the_choice_and_infer_runs_it(onnx_extra, exported, toy_model, tmp_path, capsys):
@@ -158,8 +160,7 @@ def test_export_tune_tunes_on_the_config_val_set_and_infer_uses_it(onnx_extra, t
                  "--tune_repeats", "1"]) == 0
     output = capsys.readouterr().out
     exported_line = next(line for line in output.splitlines() if line.startswith("Exported to"))
-    deploy = read_deploy_yaml(str(model_dir))
-    assert deploy["onnx_int8"] in exported_line and f"Wrote {model_dir / TUNING_FILE}" in output
+    assert ExportedModel.read(model_dir).get("onnx_int8") in exported_line and f"Wrote {model_dir / TUNING_FILE}" in output
     [entry] = json.loads((model_dir / TUNING_FILE).read_text())["entries"]
     assert entry["labelled"] and entry["images"] == 4  # the config's val_dataset has labels
     assert {(row["backend"], row["precision"]) for row in entry["rows"]} >= {("paddle", "fp32"), ("onnxruntime", "int8")}
@@ -192,7 +193,7 @@ def test_tune_on_a_configs_val_set_in_batches_applies_to_that_batch_size(onnx_ex
 def test_a_fixed_shape_export_is_not_tuned_at_another_batch_size(tmp_path):
     samples = [Sample(np.zeros(SHAPE[1:], "float32"), [], None)]
     with pytest.raises(UserError, match=re.escape(f"exported for input {SHAPE}, but tuning would run [2, 3, 128, 256]")):
-        measure(str(tmp_path), dict(DEPLOY, input_shape=SHAPE), samples, batch_size=2)
+        measure(ExportedModel(tmp_path, dict(DEPLOY, input_shape=SHAPE)), samples, batch_size=2)
 
 
 def test_tune_without_images_names_the_flags_that_give_them(tmp_path, capsys):

@@ -1,4 +1,4 @@
-"""The served model (the toy-trained T exported to ONNX), a real photo, in-process apps and server processes."""
+"""A real photo, in-process apps and server processes of the toy-trained T's export (tests/conftest.py)."""
 import base64
 import os
 import signal
@@ -11,17 +11,6 @@ import time
 import pytest
 import requests
 
-from paddleseg_liteseg.cli import main
-
-
-@pytest.fixture(scope="session")
-def served_model(toy_trained, tmp_path_factory):
-    """``paddleseg export --onnx`` of the toy-trained PP-LiteSeg-T (dynamic shapes, argmax output)."""
-    pytest.importorskip("onnxruntime")
-    save_dir = tmp_path_factory.mktemp("served_model")
-    assert main(["export", "--config", toy_trained.config, "--model_path", toy_trained.checkpoint,
-                 "--save_dir", str(save_dir), "--onnx"]) == 0
-    return str(save_dir)
 
 
 @pytest.fixture(scope="session")
@@ -96,9 +85,9 @@ class ServerProcess:
     def wait_ready(self, timeout=180):
         return wait_ready(lambda: requests.get(f"{self.url}/ready", timeout=5), timeout)
 
-    def stop(self):
-        """SIGTERM, then the exit code and everything it printed."""
-        if self.process.poll() is None:
+    def stop(self, send_sigterm=True):
+        """SIGTERM (unless it was sent already), then the exit code and everything it printed."""
+        if send_sigterm and self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
         try:
             self.process.wait(timeout=60)
@@ -110,12 +99,12 @@ class ServerProcess:
 
 
 @pytest.fixture
-def start_server(served_model):
+def start_server(exported):
     """Starts ``paddleseg serve`` processes on the served model; each is stopped after the test."""
     started = []
 
     def start(*flags, env=None):
-        server = ServerProcess(served_model, *flags, env=env)
+        server = ServerProcess(exported, *flags, env=env)
         started.append(server)
         return server
 

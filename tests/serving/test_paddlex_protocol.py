@@ -27,8 +27,8 @@ def paddlex_client(url, image_path):
 
 
 @pytest.mark.slow
-def test_paddlex_client_gets_the_label_map_infer_writes(start_server, served_model, photo, tmp_path):
-    assert main(["infer", "--model_dir", served_model, "--image_path", photo, "--save_dir", str(tmp_path)]) == 0
+def test_paddlex_client_gets_the_label_map_infer_writes(start_server, exported, photo, tmp_path):
+    assert main(["infer", "--model_dir", exported, "--image_path", photo, "--save_dir", str(tmp_path)]) == 0
     written = np.array(Image.open(tmp_path / "pseudo_color_prediction" / "grace_hopper.png"))  # palette indices
     server = start_server()
     server.wait_ready()
@@ -43,20 +43,20 @@ def test_paddlex_client_gets_the_label_map_infer_writes(start_server, served_mod
     assert overlay.shape == (height, width, 3)
     code, output = server.stop()
     assert code == 0
-    assert f"Serving {served_model} on onnxruntime fp32" in output and f"at {server.url}" in output
+    assert f"Serving {exported} on onnxruntime fp32" in output and f"at {server.url}" in output
 
 
 @pytest.fixture(scope="module")
-def client(served_model):
-    with app_client(ServeSettings(model_dir=served_model, backend="onnxruntime", precision="fp32",
+def client(exported):
+    with app_client(ServeSettings(model_dir=exported, backend="onnxruntime", precision="fp32",
                                   max_batch_size=1)) as client:
         yield client
 
 
 @pytest.fixture(scope="module")
-def predictor(served_model):
+def predictor(exported):
     from paddleseg_liteseg.predictor import Predictor
-    return Predictor(served_model, backend="onnxruntime", precision="fp32")
+    return Predictor(exported, backend="onnxruntime", precision="fp32")
 
 
 def infer(client, image, **fields):
@@ -103,7 +103,7 @@ def test_health_and_readiness(client):
     assert ready["batching"].startswith("off") and ready["classNames"]
 
 
-def test_readiness_waits_for_the_model(served_model):
+def test_readiness_waits_for_the_model(exported):
     """/ready answers 503 while the model loads and 200 after; inference is refused meanwhile."""
     import threading
 
@@ -118,7 +118,7 @@ def test_readiness_waits_for_the_model(served_model):
         release.wait(60)
         return load_predictor(settings)
 
-    settings = ServeSettings(model_dir=served_model, backend="onnxruntime", max_batch_size=1)
+    settings = ServeSettings(model_dir=exported, backend="onnxruntime", max_batch_size=1)
     with TestClient(create_app(settings, loader=slow_loader)) as client:
         assert client.get("/health").status_code == 200
         loading = client.get("/ready")

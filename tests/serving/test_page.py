@@ -45,7 +45,7 @@ def wait_for(condition, timeout=120):
     raise AssertionError("the page did not get there in time")
 
 
-def test_the_page_segments_a_dropped_photo_and_shows_refusals(browser, start_server, served_model, photo, tmp_path):
+def test_the_page_segments_a_dropped_photo_and_shows_refusals(browser, start_server, exported, photo, tmp_path):
     from selenium.webdriver.common.by import By
 
     from paddleseg_liteseg.predictor import Predictor
@@ -70,7 +70,7 @@ def test_the_page_segments_a_dropped_photo_and_shows_refusals(browser, start_ser
     assert "model" in browser.find_element(By.ID, "status").text and browser.find_element(By.ID, "error").text == ""
 
     shown = cv2.imdecode(np.frombuffer(overlay.screenshot_as_png, np.uint8), cv2.IMREAD_COLOR)[1:-1, 1:-1]  # no border
-    predictor = Predictor(served_model, backend="onnxruntime", precision="fp32")
+    predictor = Predictor(exported, backend="onnxruntime", precision="fp32")
     image = read_image(photo)
     expected = predictor.overlay(image, predictor.predict(image))
     assert shown.shape[:2] == image.shape[:2]

@@ -2,7 +2,6 @@
 images of every kind `paddleseg infer` reads are served as it reads them."""
 import base64
 import http.server
-import io
 import json
 import struct
 import threading
@@ -27,17 +26,17 @@ def png_claiming(width, height):
 
 
 @pytest.fixture(scope="module")
-def client(served_model):
-    settings = ServeSettings(model_dir=served_model, backend="onnxruntime", precision="fp32", max_batch_size=1,
+def client(exported):
+    settings = ServeSettings(model_dir=exported, backend="onnxruntime", precision="fp32", max_batch_size=1,
                              max_body_mb=2, allow_url_hosts=("127.0.0.1",), url_timeout_s=5)
     with app_client(settings) as client:
         yield client
 
 
 @pytest.fixture(scope="module")
-def predictor(served_model):
+def predictor(exported):
     from paddleseg_liteseg.predictor import Predictor
-    return Predictor(served_model, backend="onnxruntime", precision="fp32")
+    return Predictor(exported, backend="onnxruntime", precision="fp32")
 
 
 @pytest.fixture(scope="module")
@@ -216,8 +215,8 @@ def test_uploads_are_never_spooled_to_disk_nor_logged(client, monkeypatch, caplo
     assert "bytes in" in logged and base64.b64encode(data[1000:1100]).decode() not in logged
 
 
-def test_api_key_is_required_when_set(served_model, small_photo):
-    settings = ServeSettings(model_dir=served_model, backend="onnxruntime", max_batch_size=1, api_key="s3cret")
+def test_api_key_is_required_when_set(exported, small_photo):
+    settings = ServeSettings(model_dir=exported, backend="onnxruntime", max_batch_size=1, api_key="s3cret")
     with app_client(settings) as client:
         payload = {"image": base64_of(small_photo), "visualize": False}
         for headers in ({}, {"X-API-Key": "wrong"}, {"Authorization": "Bearer nope"}):

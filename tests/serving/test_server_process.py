@@ -38,7 +38,7 @@ def test_sigterm_answers_the_requests_in_flight_refuses_new_ones_and_exits_0(sta
         requests.get(f"{server.url}/health", timeout=5)
     for client in clients:
         client.join(120)
-    code, output = server.stop()
+    code, output = server.stop(send_sigterm=False)
     assert answers == [200] * 4
     assert code == 0, output
     assert "Stopped on SIGTERM, after the requests in flight were answered" in output
@@ -117,7 +117,7 @@ def test_a_bounded_load_run_has_no_errors_and_flat_memory(start_server, photo):
     assert code == 0
 
 
-def test_concurrent_requests_run_as_batches_with_the_labels_of_single_runs(start_server, served_model, photo):
+def test_concurrent_requests_run_as_batches_with_the_labels_of_single_runs(start_server, exported, photo):
     from concurrent.futures import ThreadPoolExecutor
 
     from paddleseg_liteseg.image_files import decode_image
@@ -139,7 +139,7 @@ def test_concurrent_requests_run_as_batches_with_the_labels_of_single_runs(start
     batches = _metric_line(text, "paddleseg_batch_size_count")
     alone = _metric_line(text, 'paddleseg_batch_size_bucket{le="1.0"}')
     assert batches - alone >= 1, text  # some batches held more than one image
-    predictor = Predictor(served_model, backend="onnxruntime", precision="fp32")
+    predictor = Predictor(exported, backend="onnxruntime", precision="fp32")
     for payload, labels in zip(payloads, served):
         expected = predictor.predict(decode_image(base64.b64decode(payload["image"]), "photo"))
         assert (labels == expected).mean() > 0.999  # a batch may sum in another order than a single run

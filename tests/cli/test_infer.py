@@ -133,4 +133,4 @@ def test_int8_of_a_model_without_an_int8_file_names_the_export_flags(exported, t
     assert main(["infer", "--model_dir", str(model_dir), "--image_path", str(tmp_path / "a.png"),
                  "--save_dir", str(tmp_path / "out"), "--precision", "int8", "--backend", "onnxruntime"]) != 0
     error = capsys.readouterr().err
-    assert f"onnxruntime: {model_dir} has no onnx_int8 model: export it with `paddleseg export --onnx --int8`" in error
+    assert f"--model_dir {model_dir} has no onnx_int8 model: export it with `paddleseg export --onnx --int8`" in error

@@ -8,7 +8,9 @@ import pytest
 
 from paddleseg_liteseg.cli import main
 from paddleseg_liteseg.deploy import runtimes
-from paddleseg_liteseg.deploy.bench import benchmark, time_interleaved
+from paddleseg_liteseg.deploy.bench import benchmark
+from paddleseg_liteseg.deploy.inference_timing import time_interleaved
+from paddleseg_liteseg.deploy.runtime_id import RuntimeId
 from paddleseg_liteseg.deploy.gemm_rates import gemm_gflops, runtime_gemm_rates
 
 ROW_FIELDS = {"model", "runtime", "input_shape", "median_ms", "p90_ms", "fps", "gflops_per_s",
@@ -70,7 +72,8 @@ def test_gemm_rate_is_measured():
 
 
 def test_each_backend_precision_has_its_own_gemm_rate(onnx_extra, tmp_path):
-    labels = ["dygraph fp32", "paddle fp32", "paddle fp32 oneDNN off", "onnxruntime fp32", "onnxruntime int8"]
-    rates = runtime_gemm_rates(labels, threads=1, size=128, repeats=1, work_dir=str(tmp_path))
-    assert set(rates) == {"paddle fp32", "onnxruntime fp32", "onnxruntime int8"}
+    ids = [RuntimeId("dygraph", "fp32"), RuntimeId("paddle", "fp32"), RuntimeId("paddle", "fp32", "oneDNN off"),
+           RuntimeId("onnxruntime", "fp32"), RuntimeId("onnxruntime", "int8")]
+    rates = runtime_gemm_rates(ids, threads=1, size=128, repeats=1, work_dir=str(tmp_path))
+    assert set(rates) == {RuntimeId("paddle", "fp32"), RuntimeId("onnxruntime", "fp32"), RuntimeId("onnxruntime", "int8")}
     assert all(np.isfinite(rate) and rate > 0 for rate in rates.values())
