@@ -22,7 +22,9 @@ from . import compat  # noqa: E402
 
 compat.apply()
 
-from . import datasets, models  # noqa: E402,F401
+from . import datasets, losses, models  # noqa: E402,F401
+
+losses.register()
 from .models import FLD, SPPM, UAFM, LiteSeg, LiteSegHead, load_pretrained  # noqa: E402,F401
 from .api import build_model, export  # noqa: E402
 from .predictor import Predictor  # noqa: E402
