@@ -1,8 +1,9 @@
 """PP-LiteSeg as PaddleSeg components.
 
 Importing this package registers ``LiteSeg``, ``UAFM``, ``SPPM``, ``FLD``, ``LiteSegHead`` and the
-``CamVid`` dataset in PaddleSeg's ``manager`` registries, and makes PaddleSeg 2.8's trainer,
-losses and evaluator work on Paddle 3 (see ``compat``). The Python API: ``build_model`` (a config
+``CamVid`` dataset in PaddleSeg's ``manager`` registries, puts a faster, equal
+``OhemCrossEntropyLoss`` in place of PaddleSeg's (see ``losses``), and makes PaddleSeg 2.8's
+trainer, losses and evaluator work on Paddle 3 (see ``compat``). The Python API: ``build_model`` (a config
 file, shipped name or dict to a model), ``Predictor`` (images to label maps and overlays),
 and ``export`` (as ``paddleseg export``).
 """
@@ -18,6 +19,7 @@ if importlib.util.find_spec("paddle") is None:
 # Paddle warns on import that its C++-extension builder found no ccache; this plugin builds none.
 warnings.filterwarnings("ignore", message="No ccache found", category=UserWarning)
 
+from . import cpu_settings  # noqa: E402,F401  (reads OMP_NUM_THREADS before Paddle sets it)
 from . import compat  # noqa: E402
 
 compat.apply()
