@@ -41,6 +41,7 @@ from paddleseg_liteseg.deploy.quantize import INT8_SCORES_KEY, calibration_image
 from paddleseg_liteseg.deploy.runtimes import BackendUnavailable
 from paddleseg_liteseg.deploy.tune import measure, pick, tuning_samples
 from paddleseg_liteseg.evaluation.confusion import mean_iou
+from train_throughput import kept_section  # noqa: E402  (this folder; a script's folder is on sys.path)
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -302,7 +303,8 @@ def write_markdown(results, path):
         lines += [f"| {backend} | {name} | {score['agreement']} | {score['ms']} |"
                   for backend, files in run["int8_calibration"].items() for name, score in files.items()]
     lines += ["", "![speed vs resolution](speed_vs_resolution.png)", ""]
-    path.write_text("\n".join(lines))
+    training = kept_section(path)  # train_throughput.py's section stays as that script wrote it
+    path.write_text("\n".join(lines) + ("\n" + training if training else ""))
 
 
 def _cell(value):
