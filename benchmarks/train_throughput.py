@@ -157,7 +157,10 @@ def serve(connection, variant, setup, cpu_threads):
         connection.send(("ready", threads))
         batches = {}
         while True:
-            command, shape = connection.recv()
+            try:
+                command, shape = connection.recv()
+            except EOFError:  # the parent is gone
+                return
             if command == "stop":
                 return
             if shape not in batches:
@@ -181,6 +184,7 @@ class Side:
         self.process = multiprocessing.get_context("spawn").Process(
             target=serve, args=(child, variant, setup, cpu_threads), daemon=True)
         self.process.start()
+        child.close()  # the child's copy is the only one: its end closes when it exits
         self.error, self.threads = None, None
         self._answer("ready")
 

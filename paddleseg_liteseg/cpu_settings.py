@@ -1,14 +1,12 @@
 """How a training process uses its CPU: Paddle's intra-op threads, and MKL's kernels on AMD CPUs.
 
-Threads: Paddle starts every process with one intra-op thread (``FLAGS_paddle_num_threads``), so a training
-step leaves all cores but one idle. ``training_threads`` gives the process its share of the CPUs
-it may run on (its affinity mask, so a container's or ``taskset``'s limit is respected; under
-Paddle's launcher, one share per local process), less one CPU per DataLoader worker, which decode
-and augment images at the same time. A count the user asked for (an argument, else
-``OMP_NUM_THREADS``) wins.
-
-Importing Paddle sets ``OMP_NUM_THREADS=1`` where it is unset, so the user's value is the one this
-module saw when imported: the package imports it before Paddle.
+Threads: Paddle starts every process with one intra-op thread (``FLAGS_paddle_num_threads``), so
+a training step leaves all cores but one idle. ``training_threads`` gives the process its share of
+the CPUs it may run on (its affinity mask, so a container's or ``taskset``'s limit is respected;
+under Paddle's launcher, one share per local process), less one CPU per DataLoader worker, which
+decode and augment images at the same time. A count the user asked for (an argument, else
+``OMP_NUM_THREADS``) wins. Importing Paddle sets ``OMP_NUM_THREADS=1`` where it is unset, so the
+user's value is the one this module saw when imported: the package imports it before Paddle.
 
 MKL: Paddle's CPU convolutions and matrix products are GEMMs of the MKL it ships (mklml 2019),
 whose dispatcher gives CPUs of other vendors than Intel its generic kernels, several times slower
@@ -23,17 +21,15 @@ from .errors import UserError
 
 LOCAL_PROCESSES_VARIABLE = "PADDLE_LOCAL_SIZE"  # set by paddle.distributed.launch: processes on this node
 USER_VARIABLE = "OMP_NUM_THREADS"
+USER_SETTING = os.environ.get(USER_VARIABLE, "")  # before Paddle's import overwrites an unset one
+MKL_VARIABLE, MKL_AVX2 = "MKL_DEBUG_CPU_TYPE", "5"
+CPUINFO = "/proc/cpuinfo"
 
 ThreadCount = namedtuple("ThreadCount", "threads reason")
 
 
 class ThreadSettingError(UserError, ValueError):
     """A thread count (an argument or an environment variable) that is not a positive integer."""
-
-
-USER_SETTING = os.environ.get(USER_VARIABLE, "")  # before Paddle's import overwrites an unset one
-MKL_VARIABLE, MKL_AVX2 = "MKL_DEBUG_CPU_TYPE", "5"
-CPUINFO = "/proc/cpuinfo"
 
 
 def usable_cpus():
