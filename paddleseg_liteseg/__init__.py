@@ -1,7 +1,8 @@
 """PP-LiteSeg as PaddleSeg components.
 
 Importing this package registers ``LiteSeg``, ``UAFM``, ``SPPM``, ``FLD``, ``LiteSegHead`` and the
-``CamVid`` dataset in PaddleSeg's ``manager`` registries, makes PaddleSeg 2.8's trainer,
+``CamVid`` dataset in PaddleSeg's ``manager`` registries, puts a faster, equal
+``OhemCrossEntropyLoss`` in place of PaddleSeg's (see ``losses``), makes PaddleSeg 2.8's trainer,
 losses and evaluator work on Paddle 3 (see ``compat``), and makes every ``paddle.load`` of the
 process refuse checkpoints that carry code (see ``secure_loading``). The Python API: ``build_model`` (a config
 file, shipped name or dict to a model), ``Predictor`` (images to label maps and overlays),
@@ -19,12 +20,15 @@ if importlib.util.find_spec("paddle") is None:
 # Paddle warns on import that its C++-extension builder found no ccache; this plugin builds none.
 warnings.filterwarnings("ignore", message="No ccache found", category=UserWarning)
 
+from . import cpu_settings  # noqa: E402,F401  (reads OMP_NUM_THREADS before Paddle sets it)
 from . import compat, secure_loading  # noqa: E402
 
 secure_loading.install()  # a security measure for the whole process: see secure_loading
 compat.apply()
 
-from . import datasets, models  # noqa: E402,F401
+from . import datasets, losses, models  # noqa: E402,F401
+
+losses.register()
 from .models import FLD, SPPM, UAFM, LiteSeg, LiteSegHead, load_pretrained  # noqa: E402,F401
 from .api import build_model, export  # noqa: E402
 from .predictor import Predictor  # noqa: E402

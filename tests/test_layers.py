@@ -13,10 +13,10 @@ NAME = "paddleseg_liteseg"
 # Bottom to top; a module belongs to the first layer whose prefixes it starts with.
 LAYERS = [
     ("errors", ["errors"]),
-    ("base", ["safe_load", "download", "image_files", "shipped_configs"]),
+    ("base", ["safe_load", "download", "image_files", "shipped_configs", "cpu_settings"]),
     ("data", ["datasets"]),
     ("weights", ["official_weights", "checkpoints"]),
-    ("models", ["models"]),
+    ("models", ["models", "losses"]),
     ("compat", ["compat", "secure_loading"]),
     ("checks", ["checks"]),
     ("evaluation", ["evaluation"]),

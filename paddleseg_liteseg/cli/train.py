@@ -1,4 +1,6 @@
 """``paddleseg train``: PaddleSeg's ``tools/train.py`` with the plugin loaded."""
+import argparse
+
 from .config import add_config_argument, add_device_argument, load, set_device
 from .val import add_report_arguments
 
@@ -10,6 +12,10 @@ def add_arguments(parser):
     add_device_argument(parser)
     parser.add_argument("--save_dir", default="./output", help="Directory for checkpoints and logs.")
     parser.add_argument("--num_workers", type=int, default=0, help="Data loader worker processes.")
+    parser.add_argument("--cpu_threads", type=positive_int, default=None,
+                        help="Paddle's intra-op CPU threads (default: OMP_NUM_THREADS if set, else the CPUs this "
+                             "process may use, shared among a launcher's local processes, less one per "
+                             "--num_workers).")
     parser.add_argument("--do_eval", action="store_true",
                         help="Evaluate at every save_interval, with a report in save_dir/eval/iter_N/ "
                              "(the best in save_dir/eval/best/).")
@@ -36,6 +42,13 @@ def add_arguments(parser):
     add_report_arguments(parser)
 
 
+def positive_int(text):
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def run(args):
     import paddle
     # Parameter names (and so optimizer checkpoint keys) restart from zero in every run, so that
@@ -51,8 +64,11 @@ def _train(args):
     from ..checkpoints import resolve_resume
     from ..checks import check_dataset, wrap_dataset
     from ..compat import atomic_saves
+    from ..cpu_settings import apply_training_settings
     from ..errors import DatasetError
 
+    # First: MKL reads its kernel choice at its first call, which building the model may make.
+    logger.info(apply_training_settings(args.cpu_threads, args.num_workers))
     sections = ("train_dataset", "val_dataset") if args.do_eval else ("train_dataset",)
     config, builder = load(args, sections, learning_rate=args.learning_rate, iters=args.iters,
                            batch_size=args.batch_size)

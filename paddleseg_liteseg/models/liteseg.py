@@ -6,6 +6,7 @@ from paddleseg.cvlibs import manager
 
 from .fld import FLD
 from .heads import LiteSegHead
+from .resize import resize_bilinear
 from .sppm import SPPM
 from .weights import load_pretrained
 
@@ -69,8 +70,10 @@ class LiteSeg(nn.Layer):
         context = self.context(features[-1])
         decoded = self.decoder(features, context)
         heads = self.heads if self.training else self.heads[:1]
-        return [F.interpolate(head(feature), size, mode="bilinear", align_corners=False)
-                for head, feature in zip(heads, decoded)]
+        logits = [head(feature) for head, feature in zip(heads, decoded)]
+        if self.training and paddle.in_dynamic_mode():  # the same values, with a faster gradient
+            return [resize_bilinear(logit, x.shape[2:]) for logit in logits]
+        return [F.interpolate(logit, size, mode="bilinear", align_corners=False) for logit in logits]
 
 
 def _check_image_shape(x):

@@ -16,6 +16,27 @@ from paddleseg.models import layers
 from paddleseg.models.layers import tensor_fusion_helper as reduce
 
 
+def mean_and_max_over_channels(features, training):
+    """(N, 2 * len(features), H, W): each (N, C, H, W) feature's mean over channels, then its max.
+
+    PaddleSeg's ``avg_max_reduce_channel`` (same values, same order), made cheap to differentiate
+    in training: Paddle's CPU gradient of ``paddle.max`` over channels is the slowest operator of a
+    training step, while the max read with ``take_along_axis`` at the ``argmax`` has a gather's
+    gradient (a scatter into the argmax channel; where channels tie exactly, the first gets it all,
+    not a share). ``sum * (1 / C)`` likewise differentiates faster than ``mean``. Out of training,
+    PaddleSeg's reductions, so the exported graph is unchanged.
+    """
+    if not training:
+        return reduce.avg_max_reduce_channel(features)
+    stats = []
+    for feature in features:
+        channels = feature.shape[1]
+        argmax = paddle.argmax(feature, axis=1, keepdim=True)
+        stats += [paddle.sum(feature, axis=1, keepdim=True) * (1.0 / channels),
+                  paddle.take_along_axis(feature, argmax, axis=1)]
+    return paddle.concat(stats, axis=1)
+
+
 class SpatialAttention(nn.Layer):
     """Per-pixel weight from the channel-wise mean and max of both features (PP-LiteSeg-T/B)."""
 
@@ -27,7 +48,7 @@ class SpatialAttention(nn.Layer):
 
     def forward(self, low, high_up):
         """Return alpha in [0, 1] of shape (N, 1, H, W): the weight of ``high_up``."""
-        stats = reduce.avg_max_reduce_channel([low, high_up])
+        stats = mean_and_max_over_channels([low, high_up], self.training)
         return 1 - F.sigmoid(self.layers(stats))
 
 

@@ -152,3 +152,15 @@ def test_predict_handles_awkward_inputs_file_by_file(trained, toy_root, tmp_path
         label = cv2.imread(str(tmp_path / "out" / "pseudo_color_prediction" / name), cv2.IMREAD_UNCHANGED)
         assert label.shape[:2] == array.shape[:2], name
         assert (tmp_path / "out" / "added_prediction" / name).is_file()
+
+
+def test_train_says_its_cpu_threads_first(toy_root, tmp_path, capsys):
+    assert _train(toy_root, tmp_path, "--iters", "1", "--save_interval", "1", "--cpu_threads", "1") == 0
+    first_log_line = next(line for line in capsys.readouterr().out.splitlines() if "[INFO]" in line)
+    assert "CPU threads: 1 (requested)" in first_log_line
+
+
+def test_train_refuses_a_thread_count_below_one(toy_root, tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        _train(toy_root, tmp_path, "--cpu_threads", "0")
+    assert "--cpu_threads: must be at least 1, got 0" in capsys.readouterr().err

@@ -3,7 +3,7 @@
 The list comes from the registries themselves: a component added tomorrow is collected here and
 fails until it has an example below. Layers are built, run on small inputs (output shapes), trained
 one step's worth (a gradient on every parameter) and exported (``paddle.jit.to_static`` / ``save``,
-then loaded and run); datasets are built on a few generated files and read through a DataLoader.
+then loaded and run); losses give a finite value and a gradient to the logits; datasets are built on a few generated files and read through a DataLoader.
 """
 from collections import namedtuple
 
@@ -36,6 +36,13 @@ LAYER_EXAMPLES = {
                          [[2, 8, 32, 32], [2, 12, 16, 16], [2, 16, 8, 8]])],
     "LiteSegHead": [LayerExample(lambda: dict(in_channels=8, mid_channels=6, num_classes=3), [[2, 8, 16, 16]],
                                  [2, 3, 16, 16])],
+}
+
+
+# build() -> the loss's arguments; logits: the (N, C, H, W) shape it is computed on, with random labels.
+LossExample = namedtuple("LossExample", "build logits")
+LOSS_EXAMPLES = {
+    "OhemCrossEntropyLoss": [LossExample(lambda: dict(min_kept=50), [2, 4, 8, 8])],
 }
 
 
@@ -77,7 +84,7 @@ def _cases(registries, examples):
 
 def test_every_plugin_component_is_swept():
     """A registered component the sweep cannot exercise fails here, naming it."""
-    kinds = {"MODELS": LAYER_EXAMPLES, "BACKBONES": LAYER_EXAMPLES, "LOSSES": LAYER_EXAMPLES,
+    kinds = {"MODELS": LAYER_EXAMPLES, "BACKBONES": LAYER_EXAMPLES, "LOSSES": LOSS_EXAMPLES,
              "DATASETS": DATASET_EXAMPLES}
     components = _plugin_components()
     assert {name for _, name, _ in components} >= {"LiteSeg", "UAFM", "SPPM", "FLD", "LiteSegHead", "CamVid"}
@@ -113,7 +120,7 @@ def _layer(component, example):
     return component(**example.build())
 
 
-@pytest.mark.parametrize("component, example", _cases(("MODELS", "BACKBONES", "LOSSES"), LAYER_EXAMPLES))
+@pytest.mark.parametrize("component, example", _cases(("MODELS", "BACKBONES"), LAYER_EXAMPLES))
 def test_builds_runs_and_trains_every_parameter(component, example):
     layer = _layer(component, example)
     layer.train()
@@ -128,7 +135,7 @@ def test_builds_runs_and_trains_every_parameter(component, example):
     assert not no_gradient, f"no (finite, non-zero) gradient reaches {no_gradient}"
 
 
-@pytest.mark.parametrize("component, example", _cases(("MODELS", "BACKBONES", "LOSSES"), LAYER_EXAMPLES))
+@pytest.mark.parametrize("component, example", _cases(("MODELS", "BACKBONES"), LAYER_EXAMPLES))
 def test_exports_to_a_static_graph_that_computes_the_same(component, example, tmp_path):
     layer = _layer(component, example)
     layer.eval()
@@ -143,6 +150,21 @@ def test_exports_to_a_static_graph_that_computes_the_same(component, example, tm
     assert [list(t.shape) for t in got] == [list(t.shape) for t in expected]
     for value, reference in zip(got, expected):
         np.testing.assert_allclose(value.numpy(), reference.numpy(), rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("component, example", _cases(("LOSSES", ), LOSS_EXAMPLES))
+def test_loss_is_finite_and_reaches_the_logits(component, example):
+    if example is None:
+        pytest.fail(f"{component.__name__} has no example in LOSS_EXAMPLES")
+    rng = np.random.default_rng(0)
+    logits = _tensors(example.logits, rng)
+    logits.stop_gradient = False
+    batch, classes, height, width = example.logits
+    labels = paddle.to_tensor(rng.choice([*range(classes), 255], (batch, height, width)))
+    loss = component(**example.build())(logits, labels)
+    assert loss.shape == [] and np.isfinite(float(loss)) and float(loss) > 0
+    loss.backward()
+    assert np.isfinite(logits.grad.numpy()).all() and logits.grad.numpy().any()
 
 
 @pytest.mark.parametrize("component, example", _cases(("DATASETS", ), DATASET_EXAMPLES))

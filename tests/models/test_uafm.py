@@ -2,8 +2,10 @@ import numpy as np
 import paddle
 import pytest
 from paddleseg.models import layers
+from paddleseg.models.layers import tensor_fusion_helper
 
 from paddleseg_liteseg import UAFM
+from paddleseg_liteseg.models.uafm import mean_and_max_over_channels
 from paddleseg_liteseg.models.weights import convert_official
 
 
@@ -67,3 +69,59 @@ def test_matches_paddleseg_uafm_variants(attention, reference_class):
 def test_unknown_attention_is_rejected():
     with pytest.raises(ValueError, match="attention must be one of"):
         UAFM(16, 24, 8, attention="spatail")
+
+
+def _leaves(*tensors):
+    for tensor in tensors:
+        tensor.stop_gradient = False
+    return tensors
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_channel_statistics_match_paddleseg_in_value_and_gradient(training):
+    """Random floats have no tied maxima, where the gradient conventions could differ."""
+    low, high = _leaves(*_pair(high_channels=16, high_hw=(12, 17)))
+    weights = paddle.randn([2, 4, 12, 17])
+    grads = []
+    for reduce in (lambda features: mean_and_max_over_channels(features, training),
+                   tensor_fusion_helper.avg_max_reduce_channel):
+        stats = reduce([low, high])
+        (stats * weights).sum().backward()
+        grads.append((stats.numpy(), low.grad.numpy().copy(), high.grad.numpy().copy()))
+        low.clear_gradient(), high.clear_gradient()
+    for ours, paddleseg in zip(*grads):
+        np.testing.assert_allclose(ours, paddleseg, rtol=1e-5, atol=1e-6)
+
+
+def test_spatial_uafm_trains_with_paddleseg_gradients():
+    """Training-mode forward within 1e-5 and every input and parameter gradient within 1e-4
+    (relative) of PaddleSeg's UAFM_SpAtten holding the same weights."""
+    low, high = _leaves(*_pair())
+    reference, module = layers.UAFM_SpAtten(16, 24, 8), UAFM(16, 24, 8, attention="spatial")
+    official = {"ppseg_head.arm_list.0." + key: value.numpy() for key, value in reference.state_dict().items()}
+    module.set_state_dict({key[len("decoder.fusions.0."):]: value
+                           for key, value in convert_official(official).items()})
+    weights = paddle.randn([2, 8, 12, 17])
+    results = []
+    for layer in (module, reference):
+        layer.train()
+        out = layer(low, high)
+        (out * weights).sum().backward()
+        gradients = {name: parameter.grad.numpy() for name, parameter in layer.named_parameters()
+                     if parameter.grad is not None}
+        results.append((out.numpy(), low.grad.numpy().copy(), high.grad.numpy().copy(), gradients))
+        low.clear_gradient(), high.clear_gradient()
+    (out, low_grad, high_grad, gradients), (ref_out, ref_low_grad, ref_high_grad, ref_gradients) = results
+    np.testing.assert_allclose(out, ref_out, atol=1e-5)
+    _assert_relatively_close(low_grad, ref_low_grad)
+    _assert_relatively_close(high_grad, ref_high_grad)
+    renamed = convert_official({"ppseg_head.arm_list.0." + name: value for name, value in ref_gradients.items()})
+    assert len(gradients) == len(renamed) > 0
+    for name, gradient in gradients.items():
+        _assert_relatively_close(gradient, renamed["decoder.fusions.0." + name], name)
+
+
+def _assert_relatively_close(actual, expected, name="", tolerance=1e-4):
+    """Within ``tolerance`` of the expected tensor's largest magnitude (float sums in another order
+    differ by rounding, which is large relative to elements that nearly cancel)."""
+    np.testing.assert_allclose(actual, expected, rtol=0, atol=tolerance * np.abs(expected).max(), err_msg=name)
