@@ -133,7 +133,8 @@ def class_source(config, builder):
 
 
 def export(model_or_config, save_dir, weights=None, onnx=False, int8=False, input_shape=None,
-           output_op="argmax", calib_images=None, calib_num=32, opts=None):
+           output_op="argmax", calib_images=None, calib_num=32, opts=None, min_agreement=0.99,
+           max_miou_drop=0.005, int8_search_seconds=300):
     """Write an inference model to ``save_dir``, as ``paddleseg export`` does.
 
     Args:
@@ -147,6 +148,9 @@ def export(model_or_config, save_dir, weights=None, onnx=False, int8=False, inpu
         int8 (bool): Also write int8 models calibrated on ``calib_num`` images (implies onnx);
             each int8 runtime's file is chosen by speed and agreement with fp32 on ``calib_num``
             images of the config's val_dataset (else the calibration images): see ``deploy.quantize``.
+            Where none agrees ``min_agreement``, a search keeps the fewest layers fp32 that bring
+            it there (and, on the labelled val images, the mIoU drop to ``max_miou_drop``, a
+            fraction), in about ``int8_search_seconds`` per runtime (0: none): ``deploy.int8_search``.
         input_shape (list[int], optional): Fixed N C H W (default: N, H and W stay dynamic).
         output_op (str): "argmax", "softmax" or "none".
         calib_images (str, optional): Calibration images: an image, a folder or a file list
@@ -178,7 +182,9 @@ def export(model_or_config, save_dir, weights=None, onnx=False, int8=False, inpu
                                     class_names=class_names(classes) if classes else None)
     if int8:
         images = calibration_set(model_or_config, builder, transforms, calib_images, calib_num)
-        deploy = write_int8_models(save_dir, deploy, images, agreement_set(builder, transforms, calib_num))
+        agreement_images, labels, ignore_index = agreement_set(builder, transforms, calib_num) or (None, None, 255)
+        deploy = write_int8_models(save_dir, deploy, images, agreement_images, labels, min_agreement, max_miou_drop,
+                                   int8_search_seconds, ignore_index)
         write_deploy_yaml(save_dir, deploy)
     return deploy
 
@@ -204,25 +210,26 @@ def calibration_set(config, builder, transforms, calib_images=None, count=32):
 
 
 def agreement_set(builder, transforms, count=32):
-    """``count`` images of the config's val_dataset (its ``builder``'s), preprocessed by
-    ``transforms``, for measuring int8's agreement with fp32 on images the model was not trained
-    on; None (with a warning where the config names a val_dataset) where there are none."""
+    """``count`` images of the config's val_dataset (its ``builder``'s) and their labels, preprocessed
+    by ``transforms``, for measuring int8's agreement with fp32 (and its mIoU) on images the model
+    was not trained on: (images, labels, the dataset's ignore_index); None (with a warning where
+    the config names a val_dataset) where there are none."""
     from paddleseg.utils import logger
 
-    from .deploy.quantize import calibration_images
+    from .deploy.quantize import labelled_images
 
     if builder is None or not builder.config.dic.get("val_dataset"):
         return None
     try:
-        paths = dataset_image_paths(builder, "val_dataset")
+        pairs = builder.val_dataset.file_list
     except Exception as error:  # PaddleSeg raises many types for a missing or malformed dataset
-        paths, reason = [], f"val_dataset gives no images ({error})"
+        pairs, reason = [], f"val_dataset gives no images ({error})"
     else:
         reason = "val_dataset lists no images"
-    if not paths:
+    if not pairs:
         logger.warning(f"int8: {reason}; measuring the agreement with fp32 on the calibration images")
         return None
-    return calibration_images(paths, transforms, count)
+    return (*labelled_images([pair[:2] for pair in pairs], transforms, count), builder.val_dataset.ignore_index)
 
 
 def dataset_image_paths(builder, section):
