@@ -83,7 +83,7 @@ class _Score:
 
 def search_int8(onnx_file, int8_file, recipe, runtime, calibration_images, agreement_images, labels=None,
                 min_agreement=MIN_AGREEMENT, max_miou_drop=MAX_MIOU_DROP, time_limit=300.0, ignore_index=255,
-                threads=None):
+                threads=None, reduce_range=None):
     """Write to ``int8_file`` the int8 model of ``recipe`` with the fewest layers kept fp32 that
     meets the bar on ``runtime`` (see above), within about ``time_limit`` seconds.
 
@@ -99,6 +99,8 @@ def search_int8(onnx_file, int8_file, recipe, runtime, calibration_images, agree
         min_agreement (float): Smallest share of pixels equal to fp32's.
         max_miou_drop (float): Largest mIoU drop against fp32, as a fraction (0.005: 0.5 points).
         time_limit (float): Seconds the search may take (see above).
+        reduce_range (bool): 7-bit weights; None: where the CPU's int8 products need them
+            (``quantize.quantize_onnx``).
     Returns:
         SearchResult
     """
@@ -121,7 +123,7 @@ def search_int8(onnx_file, int8_file, recipe, runtime, calibration_images, agree
         expected = [_labels(output)[0]
                     for output in _outputs(onnx_file, "onnxruntime", "fp32", agreement_images, threads)]
         scorer = _Scorer(agreement_images, expected, labels, min_agreement, max_miou_drop, ignore_index, threads)
-        quantizer = _Quantizer(onnx_file, recipe, work, calibration_images)
+        quantizer = _Quantizer(onnx_file, recipe, work, calibration_images, reduce_range)
         tried = []  # (model file, options, fp32 layers, score)
 
         def attempt(options, fp32_layers):
@@ -188,7 +190,7 @@ def _ranked_layers(quantizer, scorer, deadline):
     Returns (layers, how many were ranked)."""
     layers = quantizer.searchable_layers()
     ranker = quantizer if quantizer.name == "onnxruntime" else _Quantizer(
-        quantizer.onnx_file, "onnxruntime_conv", quantizer.work, quantizer.calibration_images)
+        quantizer.onnx_file, "onnxruntime_conv", quantizer.work, quantizer.calibration_images, quantizer.reduce_range)
     flips = {}
     for layer in layers:
         if time.perf_counter() > deadline:
@@ -203,11 +205,11 @@ def _ranked_layers(quantizer, scorer, deadline):
 class _Quantizer:
     """One recipe's quantizer: ``quantizer(options, fp32_layers, path)`` writes its model to ``path``."""
 
-    def __init__(self, onnx_file, recipe, work, calibration_images):
+    def __init__(self, onnx_file, recipe, work, calibration_images, reduce_range):
         import onnx
 
         self.onnx_file, self.recipe, self.work = onnx_file, recipe, work
-        self.calibration_images = calibration_images
+        self.calibration_images, self.reduce_range = calibration_images, reduce_range
         self.name = "nncf" if recipe == "nncf" else "onnxruntime"
         self.folded_file = None
         if self.name == "onnxruntime":
@@ -223,11 +225,12 @@ class _Quantizer:
 
     def __call__(self, options, fp32_layers, path):
         if self.name == "nncf":
-            return quantize_nncf(self.onnx_file, path, self.calibration_images, also_fp32=fp32_layers, **options)
+            return quantize_nncf(self.onnx_file, path, self.calibration_images, also_fp32=fp32_layers,
+                                 reduce_range=self.reduce_range, **options)
         method = options["calibration_method"]
         images = self.calibration_images if method == "MinMax" else spread(self.calibration_images, HISTOGRAM_IMAGES)
         return quantize_onnx(self.folded_file, path, images, convolutions_only=self.convolutions_only,
-                             also_fp32=fp32_layers, calibration_method=method,
+                             reduce_range=self.reduce_range, also_fp32=fp32_layers, calibration_method=method,
                              calibration_cache=os.path.join(self.work, f"ranges_{self.recipe}_{method}.json"))
 
 
