@@ -11,9 +11,9 @@ import pytest
 from paddleseg_liteseg.cli import main
 from paddleseg_liteseg.deploy import create_runtime, quantize, read_deploy_yaml
 from paddleseg_liteseg.deploy.export import write_deploy_yaml
-from paddleseg_liteseg.deploy.int8_search import search_int8
+from paddleseg_liteseg.deploy.int8_search import HISTOGRAM_IMAGES, OPTIONS, search_int8
 from paddleseg_liteseg.deploy.quantize import (INT8_SCORES_KEY, INT8_SEARCH_KEY, fold_batch_norms, quantize_nncf,
-                                               quantize_onnx)
+                                               quantize_onnx, spread)
 
 onnx = pytest.importorskip("onnx", reason="needs the [onnx] extra")
 pytest.importorskip("onnxruntime", reason="needs the [onnx] extra")
@@ -59,19 +59,29 @@ def test_a_bar_the_recipe_meets_keeps_no_further_layer_fp32(toy_data, tmp_path):
 
 @pytest.mark.slow
 def test_an_unmet_bar_keeps_layers_fp32_until_it_is_met(toy_data, tmp_path):
-    """A bar halfway from the recipe's agreement to 1: met by keeping some layers, not all, fp32."""
+    """A bar halfway from what the quantizer's options reach to 1: met by keeping some layers, not
+    all, fp32, and not met with the last of them quantized again."""
     onnx_file, calibration, images, _ = toy_data
-    start = search_int8(onnx_file, str(tmp_path / "start.onnx"), "onnxruntime_conv", "onnxruntime", calibration,
-                        images, min_agreement=0, time_limit=60)
-    bar = (1 + start.agreement) / 2
+    folded = fold_batch_norms(onnx_file, str(tmp_path / "folded.onnx"))
+
+    def conv_int8(name, options, also_fp32=()):
+        used = calibration if options["calibration_method"] == "MinMax" else spread(calibration, HISTOGRAM_IMAGES)
+        return quantize_onnx(folded, str(tmp_path / name), used, convolutions_only=True, also_fp32=also_fp32,
+                             **options)
+
+    reached = max(_agreement(conv_int8(f"option{index}.onnx", options), images, onnx_file)
+                  for index, options in enumerate(OPTIONS["onnxruntime"]))
+    bar = (1 + reached) / 2
     found = search_int8(onnx_file, str(tmp_path / "found.onnx"), "onnxruntime_conv", "onnxruntime", calibration,
                         images, min_agreement=bar, time_limit=600)
-    assert found.met and found.stopped == "met" and found.agreement >= bar > start.agreement
+    assert found.met and found.stopped == "met" and found.agreement >= bar
     layers = [node for node in onnx.load(onnx_file).graph.node if node.op_type in ("Conv", "MatMul")]
     assert found.fp32_layers and len(found.fp32_layers) < len(layers) - len(found.recipe_fp32_layers)
     assert not set(found.fp32_layers) & set(found.recipe_fp32_layers)
     assert found.ranked_layers > 0
     assert _agreement(found.int8_file, images, onnx_file) == pytest.approx(found.agreement, abs=1e-4)
+    one_fewer = conv_int8("one_fewer.onnx", found.options, found.fp32_layers[:-1])
+    assert _agreement(one_fewer, images, onnx_file) < bar
 
 
 def test_an_unreachable_bar_stops_at_the_time_limit_with_the_best_found(toy_data, tmp_path):
