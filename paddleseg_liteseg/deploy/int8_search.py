@@ -31,6 +31,7 @@ import os
 import shutil
 import tempfile
 import time
+from collections import namedtuple
 
 import numpy as np
 
@@ -74,11 +75,8 @@ class SearchResult:
         return dataclasses.asdict(self)
 
 
-@dataclasses.dataclass
-class _Score:
-    agreement: float
-    miou_drop: float
-    met: bool
+_Score = namedtuple("_Score", ["agreement", "miou_drop", "met"])
+_Tried = namedtuple("_Tried", ["path", "options", "fp32_layers", "score"])  # a model the search scored
 
 
 def search_int8(onnx_file, int8_file, recipe, runtime, calibration_images, agreement_images, labels=None,
@@ -124,21 +122,21 @@ def search_int8(onnx_file, int8_file, recipe, runtime, calibration_images, agree
                     for output in _outputs(onnx_file, "onnxruntime", "fp32", agreement_images, threads)]
         scorer = _Scorer(agreement_images, expected, labels, min_agreement, max_miou_drop, ignore_index, threads)
         quantizer = _Quantizer(onnx_file, recipe, work, calibration_images, reduce_range)
-        tried = []  # (model file, options, fp32 layers, score)
+        tried = []
 
         def attempt(options, fp32_layers):
             path = quantizer(options, fp32_layers, os.path.join(work, f"candidate{len(tried)}.onnx"))
-            tried.append((path, options, list(fp32_layers), scorer(path, runtime)))
-            return tried[-1][3]
+            tried.append(_Tried(path, options, list(fp32_layers), scorer(path, runtime)))
+            return tried[-1].score
 
         for options in OPTIONS[quantizer.name]:
             if tried and time.perf_counter() > deadline:
                 break
             if attempt(options, []).met:
                 break
-        best_options = max(tried, key=lambda entry: entry[3].agreement)[1]
-        stopped = "met" if tried[-1][3].met else "time limit"
-        if not tried[-1][3].met and time.perf_counter() < deadline:
+        best_options = max(tried, key=lambda entry: entry.score.agreement).options
+        stopped = "met" if tried[-1].score.met else "time limit"
+        if not tried[-1].score.met and time.perf_counter() < deadline:
             now = time.perf_counter()
             layers, ranked = _ranked_layers(quantizer, scorer.subset(RANKING_IMAGES), now + (deadline - now) / 2)
             stopped = _shortest_prefix(layers, lambda count: attempt(best_options, layers[:count]), deadline)
@@ -151,10 +149,10 @@ def search_int8(onnx_file, int8_file, recipe, runtime, calibration_images, agree
 
 def _best(tried):
     """The met model with the fewest layers kept fp32, else the most agreeing (then fewest layers)."""
-    met = [entry for entry in tried if entry[3].met]
+    met = [entry for entry in tried if entry.score.met]
     if met:
-        return min(met, key=lambda entry: len(entry[2]))
-    return max(tried, key=lambda entry: (entry[3].agreement, -len(entry[2])))
+        return min(met, key=lambda entry: len(entry.fp32_layers))
+    return max(tried, key=lambda entry: (entry.score.agreement, -len(entry.fp32_layers)))
 
 
 def _shortest_prefix(layers, meets, deadline):
