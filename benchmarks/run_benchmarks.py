@@ -40,7 +40,8 @@ from paddleseg_liteseg.deploy.gemm_rates import GEMM_SIZE
 from paddleseg_liteseg.deploy.export import write_inference_model
 from paddleseg_liteseg.deploy.exported_model import preprocessing
 from paddleseg_liteseg.deploy.model_files import INT8_SCORES_KEY
-from paddleseg_liteseg.deploy.quantize import calibration_images, spread, write_int8_models
+from paddleseg_liteseg.deploy.int8_choice import write_int8_models
+from paddleseg_liteseg.deploy.quantize import calibration_images, spread
 from paddleseg_liteseg.deploy.runtime_id import RuntimeId
 from paddleseg_liteseg.deploy.runtimes import BackendUnavailable
 from paddleseg_liteseg.deploy.tune import measure, pick, tuning_samples

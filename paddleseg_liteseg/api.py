@@ -139,7 +139,8 @@ def class_source(config, builder):
 
 
 def export(model_or_config, save_dir, weights=None, onnx=False, int8=False, input_shape=None,
-           output_op="argmax", calib_images=None, calib_num=32, opts=None):
+           output_op="argmax", calib_images=None, calib_num=32, opts=None, min_agreement=0.99,
+           max_miou_drop=0.005, int8_search_seconds=300):
     """Write an inference model to ``save_dir``, as ``paddleseg export`` does.
 
     Args:
@@ -152,7 +153,10 @@ def export(model_or_config, save_dir, weights=None, onnx=False, int8=False, inpu
         onnx (bool): Also write model.onnx (needs the ``onnx`` extra).
         int8 (bool): Also write int8 models calibrated on ``calib_num`` images (implies onnx);
             each int8 runtime's file is chosen by speed and agreement with fp32 on ``calib_num``
-            images of the config's val_dataset (else the calibration images): see ``deploy.quantize``.
+            images of the config's val_dataset (else the calibration images): see ``deploy.int8_choice``.
+            Where none agrees ``min_agreement``, a search keeps the fewest layers fp32 that bring
+            it there (and, on the labelled val images, the mIoU drop to ``max_miou_drop``, a
+            fraction), in about ``int8_search_seconds`` per runtime (0: none): ``deploy.int8_search``.
         input_shape (list[int], optional): Fixed N C H W (default: N, H and W stay dynamic).
         output_op (str): "argmax", "softmax" or "none".
         calib_images (str, optional): Calibration images: an image, a folder or a file list
@@ -166,7 +170,7 @@ def export(model_or_config, save_dir, weights=None, onnx=False, int8=False, inpu
     from .datasets.class_info import class_names, palette
     from .deploy.calibration_data import agreement_set, calibration_set
     from .deploy.export import write_inference_model
-    from .deploy.quantize import write_int8_models
+    from .deploy.int8_choice import write_int8_models
 
     is_model = isinstance(model_or_config, paddle.nn.Layer)
     config = config_of(model_or_config) if is_model else model_or_config
@@ -185,7 +189,9 @@ def export(model_or_config, save_dir, weights=None, onnx=False, int8=False, inpu
                                      class_names=class_names(classes) if classes else None)
     if int8:
         images = calibration_set(config_label(model_or_config), builder, transforms, calib_images, calib_num)
-        exported = write_int8_models(exported, images, agreement_set(builder, transforms, calib_num)).write()
+        agreement_images, labels, ignore_index = agreement_set(builder, transforms, calib_num) or (None, None, 255)
+        exported = write_int8_models(exported, images, agreement_images, labels, min_agreement, max_miou_drop,
+                                     int8_search_seconds, ignore_index).write()
     return exported
 
 

@@ -84,7 +84,7 @@ def exported(toy_model, tmp_path_factory):
     """``paddleseg export --int8`` (ONNX and int8 where the [onnx] extra is installed) of the
     trained model: dynamic shapes, argmax output."""
     save_dir = tmp_path_factory.mktemp("exported")
-    onnx = ["--int8", "--calib_num", "16"] if ONNX_INSTALLED else []
+    onnx = ["--int8", "--calib_num", "16", "--int8_search_seconds", "30"] if ONNX_INSTALLED else []
     assert main(["export", "--config", toy_model.config, "--model_path", toy_model.checkpoint,
                  "--save_dir", str(save_dir), *onnx]) == 0
     return str(save_dir)

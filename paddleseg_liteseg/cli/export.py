@@ -17,6 +17,10 @@ def add_arguments(parser):
     add_int8_arguments(parser, "Also write int8 models calibrated on dataset images: onnxruntime's "
                                "quantizer's and NNCF's (where installed), each runtime given the one that agrees "
                                "best with fp32 on --calib_num images of the config's val_dataset (implies --onnx).")
+    parser.add_argument("--int8_search_seconds", type=float, default=300,
+                        help="Where no int8 model agrees --min_agreement with fp32 (and, on the labelled val "
+                             "images, loses at most --max_miou_drop mIoU points), search this long per int8 "
+                             "runtime for the fewest layers to keep fp32 that get there (default 300; 0: no search).")
     parser.add_argument("--tune", action="store_true",
                         help="Then time every runtime here and record the fastest that agrees with fp32 "
                              "(implies --onnx; see `paddleseg tune`).")
@@ -38,15 +42,30 @@ def calibration_flags(args):
             "arguments": {"calib_images": "--calib_image_path"}}
 
 
+def check_int8_limits(args):
+    """The int8 bar and the search's time, checked before the export spends time on them."""
+    from ..errors import UserError
+
+    if not 0 <= args.min_agreement <= 1:
+        raise UserError(f"--min_agreement must be between 0 and 1, got {args.min_agreement}")
+    if args.max_miou_drop < 0:
+        raise UserError(f"--max_miou_drop must be >= 0, got {args.max_miou_drop}")
+    if args.int8_search_seconds < 0:
+        raise UserError(f"--int8_search_seconds must be >= 0, got {args.int8_search_seconds}")
+
+
 def run(args):
     from ..api import export
     from ..deploy.model_files import DEPLOY_FILE, MODEL_KEY, ONNX_INT8_KEY, ONNX_KEY, OPENVINO_INT8_KEY, PARAMS_KEY
     from .flags import in_flag_terms
 
+    check_int8_limits(args)
     with in_flag_terms(**calibration_flags(args)):
         exported = export(args.config, args.save_dir, weights=args.model_path, onnx=args.onnx or args.tune,
                           int8=args.int8, input_shape=args.input_shape, output_op=args.output_op,
-                          calib_images=args.calib_image_path, calib_num=args.calib_num, opts=args.opts)
+                          calib_images=args.calib_image_path, calib_num=args.calib_num, opts=args.opts,
+                          min_agreement=args.min_agreement, max_miou_drop=args.max_miou_drop / 100,
+                          int8_search_seconds=args.int8_search_seconds)
     written = list(dict.fromkeys(exported.get(key) for key in
                                  (MODEL_KEY, PARAMS_KEY, ONNX_KEY, ONNX_INT8_KEY, OPENVINO_INT8_KEY) if key in exported))
     print(f"Exported to {args.save_dir}: {', '.join(written)}, {DEPLOY_FILE}")

@@ -36,7 +36,7 @@ from .agreement import pixel_agreement
 from .export import write_inference_model
 from .gemm_rates import GEMM_SIZE, gemm_gflops, runtime_gemm_rates
 from .inference_timing import time_interleaved
-from .quantize import write_int8_models
+from .int8_choice import write_int8_models
 from .reference import official_twin, same_function
 from .runtime_id import RuntimeId
 from .runtimes import BackendUnavailable, create_runtime, default_threads, missing_package

@@ -7,7 +7,7 @@ their pixels, and they would overstate its agreement.
 from ..datasets.config_datasets import config_dataset
 from ..errors import ConfigError, UserError
 from ..image_files import list_images
-from .quantize import calibration_images
+from .quantize import calibration_images, labelled_images
 
 
 def calibration_set(config_name, builder, transforms, calib_images=None, count=32):
@@ -32,16 +32,17 @@ def calibration_set(config_name, builder, transforms, calib_images=None, count=3
 
 
 def agreement_set(builder, transforms, count=32):
-    """``count`` images of the config's val_dataset (its ``builder``'s), preprocessed by
-    ``transforms``; None (with a warning where the config names a val_dataset) where there are none."""
+    """``count`` images of the config's val_dataset (its ``builder``'s) and their labels, preprocessed
+    by ``transforms``, for int8's agreement with fp32 and its mIoU: (images, labels, the dataset's
+    ignore_index); None (with a warning where the config names a val_dataset) where there are none."""
     from paddleseg.utils import logger
 
     if builder is None or not builder.config.dic.get("val_dataset"):
         return None
     dataset, why = config_dataset(builder, "val_dataset")
-    paths = [pair[0] for pair in dataset.file_list] if dataset is not None else []
-    if not paths:
+    pairs = [pair[:2] for pair in dataset.file_list] if dataset is not None else []
+    if not pairs:
         reason = f"val_dataset gives no images ({why})" if dataset is None else "val_dataset lists no images"
         logger.warning(f"int8: {reason}; measuring the agreement with fp32 on the calibration images")
         return None
-    return calibration_images(paths, transforms, count)
+    return (*labelled_images(pairs, transforms, count), dataset.ignore_index)

@@ -4,6 +4,8 @@ bf16 is offered only where the CPU has bf16 instructions (``avx512_bf16`` or AMX
 elsewhere runtimes emulate it, slower than fp32. Only AMX's tile units multiply bf16 at several
 times the fp32 rate; ``avx512_bf16`` alone has bf16 dot products at about the fp32 rate, where
 bf16 mostly saves memory traffic, so whether it wins there is left to measurement (``tune``).
+Without VNNI (``avx512_vnni``, ``avx_vnni`` or AMX's ``amx_int8``), int8 kernels sum uint8 x int8
+products in saturating 16-bit pairs, exact only for 7-bit weights: ``int8_products_exact``.
 The instruction-set flags also key tuning results (``tune.py``), so a model directory copied to
 another kind of CPU is re-tuned.
 """
@@ -12,6 +14,7 @@ from collections import namedtuple
 
 CPUINFO = "/proc/cpuinfo"
 BF16_FLAGS = ("avx512_bf16", "amx_bf16")
+VNNI_FLAGS = ("avx512_vnni", "avx_vnni", "amx_int8")
 # Flags that decide which kernels a runtime can use; others (bugs, virtualisation) vary between
 # hosts of the same CPU and would make every copy look like another machine.
 ISA_PREFIXES = ("sse", "ssse", "avx", "amx", "fma", "f16c", "vnni")
@@ -55,3 +58,9 @@ def bf16_unavailable(info=None):
         return None
     return (f"this CPU ({info.model}) has no bf16 instructions ({' or '.join(BF16_FLAGS)}); "
             "bf16 would be emulated, slower than fp32")
+
+
+def int8_products_exact(info=None):
+    """Whether the CPU's int8 dot products (VNNI or AMX) sum full 8-bit weights without saturating;
+    elsewhere (AVX2) int8 weights must keep to 7 bits to stay exact."""
+    return any(flag in (info or read_cpu_info()).flags for flag in VNNI_FLAGS)

@@ -68,7 +68,7 @@ def runtime_gemm_rates(runtime_ids, threads, size=GEMM_SIZE, repeats=5, work_dir
     """{RuntimeId: best GFLOP/s} of a size x size GEMM for each of ``runtime_ids`` that runs here
     (CPU); other runtimes (dygraph) and variants (oneDNN off) are left out."""
     from .export import write_inference_model
-    from .quantize import write_int8_models
+    from .int8_choice import write_int8_models
     from .runtimes import BACKENDS, BackendUnavailable, create_runtime
 
     wanted = [runtime_id for runtime_id in runtime_ids if runtime_id.backend in BACKENDS and not runtime_id.variant]

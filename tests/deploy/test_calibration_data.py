@@ -13,11 +13,14 @@ def test_int8_agreement_images_come_from_the_val_set(tmp_path, capsys):
     on the val images; without them, on the calibration images, and export says so."""
     make_toy_dataset(str(tmp_path), num_train=3, num_val=2, size=(64, 32))
     normalize = [{"type": "Normalize"}]
-    images = agreement_set(load(toy_config(tmp_path))[1], normalize, count=8)
-    val = [line.split()[0] for line in open(tmp_path / "val.txt")]
-    expected = [cv2.imread(str(tmp_path / path))[:, :, ::-1].astype("float32") / 127.5 - 1 for path in val]
+    images, labels, ignore_index = agreement_set(load(toy_config(tmp_path))[1], normalize, count=8)
+    val = [line.split() for line in open(tmp_path / "val.txt")]
+    expected = [cv2.imread(str(tmp_path / image))[:, :, ::-1].astype("float32") / 127.5 - 1 for image, _ in val]
     assert len(images) == 2
     assert all(np.allclose(image, want.transpose(2, 0, 1), atol=1e-5) for image, want in zip(images, expected))
+    assert all(np.array_equal(label, cv2.imread(str(tmp_path / path), cv2.IMREAD_GRAYSCALE))
+               for label, (_, path) in zip(labels, val))
+    assert ignore_index == 255
 
     (tmp_path / "val.txt").write_text("")
     assert agreement_set(load(toy_config(tmp_path))[1], normalize) is None

@@ -1,5 +1,6 @@
 """CPU capabilities from /proc/cpuinfo: the model name, the instruction-set flags, whether bf16 runs."""
-from paddleseg_liteseg.deploy.cpu_features import bf16_flags, bf16_matrix_units, bf16_unavailable, read_cpu_info
+from paddleseg_liteseg.deploy.cpu_features import (bf16_flags, bf16_matrix_units, bf16_unavailable, int8_products_exact,
+                                                   read_cpu_info)
 
 CPUINFO = """processor\t: 0
 model name\t: Intel(R) Xeon(R) Example 1234
@@ -38,3 +39,13 @@ def test_bf16_is_refused_without_bf16_instructions(tmp_path):
 def test_a_machine_without_cpuinfo_has_no_flags(tmp_path):
     info = read_cpu_info(str(tmp_path / "missing"))
     assert info.flags == frozenset() and info.model and bf16_unavailable(info)
+
+
+def test_int8_products_are_exact_with_vnni_or_amx_only(tmp_path):
+    """AVX2 alone sums int8 products in saturating 16-bit pairs: 7-bit weights there."""
+    assert int8_products_exact(read_cpu_info(_cpuinfo(tmp_path)))  # avx512_vnni
+    without_vnni = tmp_path / "avx2"
+    without_vnni.write_text(CPUINFO.format(extra="").replace(" avx512_vnni", ""))
+    assert not int8_products_exact(read_cpu_info(str(without_vnni)))
+    without_vnni.write_text(CPUINFO.format(extra="amx_int8").replace(" avx512_vnni", ""))
+    assert int8_products_exact(read_cpu_info(str(without_vnni)))

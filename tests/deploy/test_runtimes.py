@@ -11,7 +11,7 @@ from paddleseg_liteseg.deploy.export import write_inference_model as export
 from paddleseg_liteseg.deploy import runtimes
 from paddleseg_liteseg.deploy.cpu_features import bf16_unavailable
 from paddleseg_liteseg.deploy.runtimes import BackendUnavailable, choose_backend
-from paddleseg_liteseg.deploy.quantize import choose_int8_file
+from paddleseg_liteseg.deploy.int8_choice import choose_int8_file
 
 FP32_AGREEMENT = 0.9999
 INT8_AGREEMENT = 0.99
