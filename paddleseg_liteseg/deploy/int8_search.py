@@ -10,11 +10,13 @@ Models are scored on the runtime they are for, against onnxruntime fp32 on the s
    memory for them); NNCF's full bias correction and its activation range estimators. Where one
    meets the bar, no layer is kept fp32. SmoothQuant does not apply: NNCF runs it on transformers
    only, onnxruntime through Intel Neural Compressor. The rest starts from the most agreeing one.
-2. The layers with weights (convolutions, matrix products) the recipe quantizes are ranked by
-   sensitivity: the share of pixels that change when only that layer is quantized. This is
-   measured with onnxruntime's quantizer on onnxruntime, whatever the recipe: its activation ranges
-   are calibrated once and reused, so a layer costs a quantization without calibration (NNCF
-   calibrates on every call). Layers not ranked within half the time left follow, last layers first.
+2. The layers the recipe quantizes (the nodes reading a dequantized tensor in its model:
+   convolutions, matrix products and, for NNCF and onnxruntime's every-operator recipe, additions,
+   multiplications, pooling, ...) are ranked by sensitivity: the share of pixels that change when
+   only that layer is quantized. This is measured with onnxruntime's quantizer on onnxruntime,
+   every other node excluded, whatever the recipe: its activation ranges are calibrated once and
+   reused, so a layer costs a quantization without calibration (NNCF calibrates on every call).
+   Layers not ranked within half the time left follow, last layers first.
 3. The shortest prefix of that ranking whose layers kept fp32 meet the bar, by doubling then
    bisecting: about 2 log2(layers) models, not one per layer.
 
@@ -49,7 +51,6 @@ OPTIONS = {
     "nncf": [{}, {"fast_bias_correction": False}, {"activation_ranges": "MINMAX"},
              {"activation_ranges": "HISTOGRAM"}],
 }
-WEIGHTED_OPS = ("Conv", "MatMul", "Gemm")
 RANKING_IMAGES = 4
 HISTOGRAM_IMAGES = 8
 RUNTIME_KEYS = {"onnxruntime": ONNX_INT8_KEY, "openvino": OPENVINO_INT8_KEY}
@@ -139,7 +140,8 @@ def search_int8(onnx_file, int8_file, recipe, runtime, calibration_images, agree
         stopped = "met" if tried[-1].score.met else "time limit"
         if not tried[-1].score.met and time.perf_counter() < deadline:
             now = time.perf_counter()
-            layers, ranked = _ranked_layers(quantizer, scorer.subset(RANKING_IMAGES), now + (deadline - now) / 2)
+            layers, ranked = _ranked_layers(quantizer, quantizer.searchable_layers(tried[0].path),
+                                            scorer.subset(RANKING_IMAGES), now + (deadline - now) / 2)
             stopped = _shortest_prefix(layers, lambda count: attempt(best_options, layers[:count]), deadline)
         path, options, fp32_layers, score = _best(tried)
         shutil.copyfile(path, int8_file)
@@ -182,19 +184,19 @@ def _shortest_prefix(layers, meets, deadline):
     return "met"
 
 
-def _ranked_layers(quantizer, scorer, deadline):
-    """The layers the recipe quantizes, most sensitive first: the share of pixels ``scorer`` finds
-    changed when only that layer of them is quantized (by onnxruntime's quantizer on the same
-    operator types, on onnxruntime); those not reached by ``deadline`` follow, last layers first.
-    Returns (layers, how many were ranked)."""
-    layers = quantizer.searchable_layers()
-    ranker = quantizer if quantizer.name == "onnxruntime" else _Quantizer(
-        quantizer.onnx_file, "onnxruntime_conv", quantizer.work, quantizer.calibration_images, quantizer.reduce_range)
+def _ranked_layers(quantizer, layers, scorer, deadline):
+    """``layers``, most sensitive first: the share of pixels ``scorer`` finds changed when only that
+    layer is quantized (by onnxruntime's quantizer, every other node excluded, on onnxruntime);
+    those not reached by ``deadline`` (or not in onnxruntime's folded model) follow, last layers
+    first. Returns (layers, how many were ranked)."""
+    ranker = quantizer if quantizer.recipe == "onnxruntime" else _Quantizer(
+        quantizer.onnx_file, "onnxruntime", quantizer.work, quantizer.calibration_images, quantizer.reduce_range)
+    nodes = ranker.folded_nodes()
     flips = {}
-    for layer in layers:
+    for layer in (layer for layer in layers if layer in nodes):
         if time.perf_counter() > deadline:
             break
-        others = [other for other in layers if other != layer]
+        others = [node for node in nodes if node != layer]
         path = ranker({"calibration_method": "MinMax"}, others, os.path.join(quantizer.work, "ranking.onnx"))
         flips[layer] = 1 - scorer(path, "onnxruntime").agreement
     unranked = [layer for layer in reversed(layers) if layer not in flips]
@@ -215,12 +217,23 @@ class _Quantizer:
             self.folded_file = fold_batch_norms(onnx_file, os.path.join(work, f"folded_{recipe}.onnx"))
         self.recipe_fp32_layers = fp32_convolutions(onnx_file) if recipe != "onnxruntime" else []
         self.convolutions_only = recipe == "onnxruntime_conv"
-        graph = onnx.load(onnx_file, load_external_data=False).graph
-        self.layers = [node.name for node in graph.node if node.op_type in WEIGHTED_OPS]
+        self.nodes = [node.name for node in onnx.load(onnx_file, load_external_data=False).graph.node]
 
-    def searchable_layers(self):
-        """Layers with weights that this recipe quantizes, in graph order."""
-        return [layer for layer in self.layers if layer not in self.recipe_fp32_layers]
+    def searchable_layers(self, int8_file):
+        """The nodes of the fp32 model that read a dequantized tensor in ``int8_file`` (a model of
+        this recipe), less those the recipe keeps fp32, in graph order."""
+        import onnx
+
+        graph = onnx.load(int8_file, load_external_data=False).graph
+        dequantized = {node.output[0] for node in graph.node if node.op_type == "DequantizeLinear"}
+        quantized = {node.name for node in graph.node if dequantized & set(node.input)}
+        return [name for name in self.nodes if name in quantized and name not in self.recipe_fp32_layers]
+
+    def folded_nodes(self):
+        """Names of the nodes of onnxruntime's folded model (batch norms folded into convolutions)."""
+        import onnx
+
+        return [node.name for node in onnx.load(self.folded_file, load_external_data=False).graph.node]
 
     def __call__(self, options, fp32_layers, path):
         if self.name == "nncf":
