@@ -555,6 +555,7 @@ def _numpy_miou(model, val_dataset):
     return np.mean(np.where(union > 0, inter / np.maximum(union, 1), 0))
 
 
+@pytest.mark.slow
 def test_train_evaluate_resume_end_to_end(tmp_path, toy_dataset):
     from paddleseg.core import evaluate, predict, train
     from paddleseg.utils import resume

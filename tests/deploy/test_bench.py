@@ -18,6 +18,7 @@ ROW_FIELDS = {"model", "runtime", "input_shape", "median_ms", "p90_ms", "fps", "
 OWN_GEMM_FIELDS = {"own_gemm_gflops", "fraction_of_own_gemm"}  # rows of a backend at a precision
 
 
+@pytest.mark.slow
 def test_bench_prints_a_table_and_writes_json(toy_model, tmp_path, capsys):
     target = tmp_path / "bench.json"
     assert main(["bench", "--config", toy_model.config, "--model_path", toy_model.checkpoint,
@@ -50,6 +51,7 @@ def test_a_broken_backend_fails_the_benchmark(trained_model, monkeypatch):
         benchmark(trained_model, (1, 3, 64, 128), runtimes=("paddle",), threads=1, repeats=1, warmup=0)
 
 
+@pytest.mark.slow
 def test_a_missing_backend_is_a_skipped_row(onnx_extra, trained_model, monkeypatch):
     real_find_spec = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec",

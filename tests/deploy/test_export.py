@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 import paddle
 from paddleseg.deploy.infer import DeployConfig
 
@@ -36,6 +37,7 @@ def test_onnx_batch_height_and_width_are_dynamic(onnx_extra, exported):
     assert dims == [["batch", 3, "height", "width"], ["batch", "height", "width"]]
 
 
+@pytest.mark.slow
 def test_fixed_shape_export_has_the_same_outputs(onnx_extra, trained_model, exported, tmp_path, helpers,
                                                  val_images):
     """The dynamic ONNX model equals one exported at a fixed 1x3xHxW."""
@@ -48,6 +50,7 @@ def test_fixed_shape_export_has_the_same_outputs(onnx_extra, trained_model, expo
     np.testing.assert_array_equal(dynamic_run(batch), fixed_run(batch))
 
 
+@pytest.mark.slow
 def test_official_checkpoint_exports_the_same_model(onnx_extra, official_t_checkpoint, toy_model, tmp_path, helpers):
     """An official-layout checkpoint through the plugin's config: outputs equal PaddleSeg's model."""
     path, official = official_t_checkpoint
@@ -66,6 +69,7 @@ def test_official_checkpoint_exports_the_same_model(onnx_extra, official_t_check
                                    atol=2e-4, err_msg=backend)
 
 
+@pytest.mark.slow
 def test_paddleseg_pp_liteseg_needs_a_fixed_shape_for_onnx_and_says_so(onnx_extra, toy_model, tmp_path, helpers, capsys):
     """PaddleSeg's own PPLiteSeg pools adaptively: dynamic ONNX fails with a clear message (paddle2onnx
     would abort the process), a fixed --input_shape works."""
@@ -86,6 +90,7 @@ def _pip_freeze():
                           check=True).stdout
 
 
+@pytest.mark.slow
 def test_onnx_export_installs_nothing(onnx_extra, tmp_path):
     """paddle2onnx's default optimizer pip-installs numpy 2 at run time; this export path must not."""
     before = _pip_freeze()

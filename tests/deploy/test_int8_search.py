@@ -85,6 +85,7 @@ def test_an_unmet_bar_keeps_layers_fp32_until_it_is_met(toy_data, tmp_path):
     assert _agreement(one_fewer, images, onnx_file) < bar
 
 
+@pytest.mark.slow
 def test_an_unreachable_bar_stops_at_the_time_limit_with_the_best_found(toy_data, tmp_path):
     """Every operator type quantized keeps non-weighted operators int8, so no search reaches 100%
     of the pixels with 0 mIoU points lost; it stops at its limit, with a model agreeing at least

@@ -153,6 +153,7 @@ def test_tune_writes_the_choice_and_infer_runs_it(onnx_extra, exported, toy_mode
     assert "CPU capability" in first and "tuning.json is stale here: threads 1 there, 2 here" in first
 
 
+@pytest.mark.slow
 def test_export_tune_tunes_on_the_config_val_set_and_infer_uses_it(onnx_extra, toy_model, tmp_path, capsys):
     model_dir = tmp_path / "tuned"
     assert main(["export", "--config", toy_model.config, "--model_path", toy_model.checkpoint,
@@ -172,6 +173,7 @@ def test_export_tune_tunes_on_the_config_val_set_and_infer_uses_it(onnx_extra, t
         f"Backend: {chosen['backend']} (cpu, {chosen['precision']}), tuned on this machine")
 
 
+@pytest.mark.slow
 def test_tune_on_a_configs_val_set_in_batches_applies_to_that_batch_size(onnx_extra, exported, toy_model,
                                                                          tmp_path, capsys):
     model_dir = tmp_path / "model"

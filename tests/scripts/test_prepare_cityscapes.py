@@ -124,6 +124,7 @@ def parallel_command(root, *flags):
     return result.returncode, result.stderr
 
 
+@pytest.mark.slow
 def test_is_idempotent_and_parallel_runs_match(raw_root, tmp_path_factory):
     prepare_cityscapes(raw_root, num_workers=1)
     first = read_tree(raw_root)
