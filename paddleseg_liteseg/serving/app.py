@@ -107,7 +107,7 @@ def create_app(settings, loader=load_predictor):
         image, labels, result = await segment(data, source=name)
         predictor = service.predictor
         classes = class_shares(labels, predictor.class_names, predictor.color_map)
-        about = {"backend": predictor.backend, "precision": _precision(predictor),
+        about = {"backend": predictor.backend, "precision": service.precision,
                  "modelTimeMs": round(1000 * result.model_seconds, 3), "batchSize": result.batch_size}
         if answer == "json":
             content = {"logId": request.state.log_id, "errorCode": 0, "errorMsg": "Success",
@@ -132,7 +132,7 @@ def create_app(settings, loader=load_predictor):
             raise RequestError("the model is still loading", status=503)
         predictor = service.predictor
         return {"logId": request.state.log_id, "errorCode": 0, "errorMsg": "Ready",
-                "result": {"backend": predictor.backend, "precision": _precision(predictor),
+                "result": {"backend": predictor.backend, "precision": service.precision,
                            "reason": predictor.choice.reason if predictor.choice else "a config's model, in dygraph",
                            "batching": service.batching_note, "classNames": predictor.class_names,
                            "apiKeyRequired": bool(settings.api_key)}}
@@ -217,10 +217,6 @@ def _error(request, status, message):
 
 def _envelope(log_id, status, message):
     return JSONResponse({"logId": log_id, "errorCode": status, "errorMsg": message}, status_code=status)
-
-
-def _precision(predictor):
-    return predictor.choice.precision if predictor.choice else "fp32"
 
 
 def _bearer(header):

@@ -91,7 +91,7 @@ class ModelService:
                     f"up to {max_batch_size} images (--max_batch_size)"
             self.batcher = MicroBatcher(self._run_batch, max_batch_size, self.settings.batch_timeout_ms / 1000,
                                         self._incoming, self.metrics.batch_size.observe)
-            LOG.info("Model ready: %s %s; batching %s", self.predictor.backend, self._precision(),
+            LOG.info("Model ready: %s %s; batching %s", self.predictor.backend, self.precision,
                      self.batching_note)
         except Exception as error:  # reported by /ready and every request, and logged with its traceback
             self.error = error
@@ -132,5 +132,7 @@ class ModelService:
         self.metrics.model_seconds.observe(seconds)
         return [Segmented(image_labels, seconds, len(images)) for image_labels in labels]
 
-    def _precision(self):
+    @property
+    def precision(self):
+        """The precision the model runs at (a config's model runs fp32 in dygraph)."""
         return self.predictor.choice.precision if self.predictor.choice else "fp32"
