@@ -1,5 +1,5 @@
 """Which int8 model each runtime runs: the quantizers' three files (``quantize``), and where none
-agrees enough, the file ``int8_search`` writes with the fewest further layers kept fp32.
+agrees enough, the files ``int8_search`` writes from them with the fewest further layers kept fp32.
 
 Each runtime runs the fastest of the files that agree with fp32 on at least ``min_agreement`` of
 the agreement images' pixels on that runtime (among about equally fast ones, the most agreeing;
@@ -17,7 +17,7 @@ import numpy as np
 
 from .agreement import MAX_MIOU_DROP, MIN_AGREEMENT, pixel_agreement
 from .inference_timing import seconds
-from .int8_search import search_int8
+from .int8_search import search_from_recipes
 from .model_files import (CONV_INT8_FILE, INT8_FILE, INT8_SCORES_KEY, INT8_SEARCH_KEY, NNCF_INT8_FILE, ONNX_INT8_KEY,
                           ONNX_KEY, OPENVINO_INT8_KEY, RECIPE_FILES, SEARCH_FILE)
 from .quantize import fold_batch_norms, quantize_nncf, quantize_onnx
@@ -33,8 +33,9 @@ def write_int8_models(model, calibration_images, agreement_images=None, agreemen
     measurements added to its deploy section (the caller writes deploy.yaml).
 
     Where none of the three files agrees ``min_agreement`` on a runtime and ``search_seconds`` is
-    not 0, ``int8_search`` looks for the fewest layers to keep fp32 from the most agreeing one, in
-    about that many seconds; its file joins the choice and ``INT8_SEARCH_KEY`` records its result.
+    not 0, ``int8_search`` looks for the fewest layers to keep fp32 from each one faster than fp32
+    there, fastest first, in about that many seconds in all; their files join the choice and
+    ``INT8_SEARCH_KEY`` records their results.
 
     Args:
         calibration_images (list[np.ndarray]): Preprocessed (C, H, W) float32 images, as the model
@@ -73,13 +74,16 @@ def write_int8_models(model, calibration_images, agreement_images=None, agreemen
         fp32_file = model.get(ONNX_KEY)
         chosen[key] = choose_int8_file(scores[backend], fp32_file=fp32_file, min_agreement=min_agreement)
         if search_seconds and scores[backend][chosen[key]]["agreement"] < min_agreement:
-            found = search_int8(onnx_file, os.path.join(model.directory, SEARCH_FILE.format(runtime=backend)),
-                                _search_start(scores[backend], fp32_file), backend, calibration_images,
-                                agreement_images or calibration_images, agreement_labels, min_agreement,
-                                max_miou_drop, search_seconds, ignore_index)
-            searched[backend] = dict(found.as_dict(), int8_file=os.path.basename(found.int8_file))
-            candidates.append(found.int8_file)
-            score(found.int8_file)
+            found = search_from_recipes(
+                onnx_file, os.path.join(model.directory, SEARCH_FILE.format(runtime=backend, recipe="{recipe}")),
+                search_starts(scores[backend], fp32_file), backend, calibration_images,
+                agreement_images or calibration_images, search_seconds, labels=agreement_labels,
+                min_agreement=min_agreement, max_miou_drop=max_miou_drop, ignore_index=ignore_index)
+            searched[backend] = {recipe: dict(result.as_dict(), int8_file=os.path.basename(result.int8_file))
+                                 for recipe, result in found.items()}
+            for result in found.values():
+                candidates.append(result.int8_file)
+                score(result.int8_file)
             chosen[key] = choose_int8_file(scores[backend], fp32_file=fp32_file, min_agreement=min_agreement)
     for candidate in candidates:
         if os.path.basename(candidate) not in chosen.values():
@@ -105,13 +109,13 @@ def choose_int8_file(scores, fp32_file=None, min_agreement=MIN_AGREEMENT):
     return max(agreeing or files, key=lambda name: files[name]["agreement"])
 
 
-def _search_start(scores, fp32_file):
-    """The recipe the search starts from: the most agreeing of those faster than fp32 on this
-    runtime (a file the choice leaves out for its speed is no start), else of all."""
+def search_starts(scores, fp32_file):
+    """The recipes the search starts from, fastest first: those faster than fp32 on this runtime (a
+    file the choice leaves out for its speed is no start), else all of them."""
     recipes = {recipe: scores[name] for recipe, name in RECIPE_FILES.items() if name in scores}
     faster = {recipe: score for recipe, score in recipes.items() if score["ms"] < scores[fp32_file]["ms"]}
     candidates = faster or recipes
-    return max(candidates, key=lambda recipe: candidates[recipe]["agreement"])
+    return sorted(candidates, key=lambda recipe: candidates[recipe]["ms"])
 
 
 def _milliseconds(runtime, batch):

@@ -12,23 +12,25 @@ Models are scored on the runtime they are for, against onnxruntime fp32 on the s
    only, onnxruntime through Intel Neural Compressor. The rest starts from the most agreeing one.
 2. The layers the recipe quantizes (the nodes reading a dequantized tensor in its model:
    convolutions, matrix products and, for NNCF and onnxruntime's every-operator recipe, additions,
-   multiplications, pooling, ...) are ranked by sensitivity: the share of pixels that change when
-   only that layer is quantized. This is measured with onnxruntime's quantizer on onnxruntime,
-   every other node excluded, whatever the recipe: its activation ranges are calibrated once and
-   reused, so a layer costs a quantization without calibration (NNCF calibrates on every call).
-   Layers not ranked within half the time left follow, last layers first.
+   multiplications, pooling, ...) are ranked by sensitivity: the share of pixels that change on the
+   runtime when only that layer is quantized. Layers not ranked within half the time left follow,
+   last layers first.
 3. The shortest prefix of that ranking whose layers kept fp32 meet the bar, by doubling then
    bisecting: about 2 log2(layers) models, not one per layer.
 
-The time limit is checked before each model; the model in progress finishes, so a search can
-overrun it by one quantization. The result is the met model with the fewest layers kept fp32, else
-the most agreeing model tried: never one agreeing less than the recipe's own.
+Every model of 2 and 3 is the most agreeing model of 1 with layers put back to fp32 in its graph
+(``fp32_layers.keep_fp32``), not quantized again: seconds a model, and the other layers keep the
+ranges calibrated with every layer quantized, as NNCF's ``quantize_with_accuracy_control`` keeps
+them. The time limit is checked before each model, so a search can overrun it by one model (or
+by one quantization in 1). The result is the met model with the fewest layers kept fp32, else the
+most agreeing model tried: never one agreeing less than the recipe's own.
 
-NNCF's ``quantize_with_accuracy_control`` does 2 and 3 for NNCF's model alone, bounded by a number
-of layers rather than seconds and ranking by reverting each quantizer of the full model in turn;
-this search serves onnxruntime's quantizer too and keeps to its time.
+NNCF's ``quantize_with_accuracy_control`` does 2 and 3 for NNCF's model on OpenVINO alone, bounded
+by a number of layers rather than seconds and ranking by reverting each quantizer of the full
+model in turn; this search serves onnxruntime's quantizer and runtime too and keeps to its time.
 """
 import dataclasses
+import json
 import os
 import shutil
 import tempfile
@@ -41,6 +43,7 @@ from ..errors import UserError
 from ..evaluation.confusion import mean_iou
 from .agreement import MAX_MIOU_DROP, MIN_AGREEMENT
 from .exported_model import ExportedModel
+from .fp32_layers import keep_fp32
 from .model_files import ONNX_INT8_KEY, ONNX_KEY, OPENVINO_INT8_KEY, RECIPE_FILES
 from .quantize import fold_batch_norms, fp32_convolutions, quantize_nncf, quantize_onnx, spread
 from .runtimes import create_runtime
@@ -140,14 +143,38 @@ def search_int8(onnx_file, int8_file, recipe, runtime, calibration_images, agree
         stopped = "met" if tried[-1].score.met else "time limit"
         if not tried[-1].score.met and time.perf_counter() < deadline:
             now = time.perf_counter()
-            layers, ranked = _ranked_layers(quantizer, quantizer.searchable_layers(tried[0].path),
-                                            scorer.subset(RANKING_IMAGES), now + (deadline - now) / 2)
+            layers, ranked = _ranked_layers(quantizer, best_options, quantizer.searchable_layers(tried[0].path),
+                                            runtime, scorer.subset(RANKING_IMAGES), now + (deadline - now) / 2)
             stopped = _shortest_prefix(layers, lambda count: attempt(best_options, layers[:count]), deadline)
         path, options, fp32_layers, score = _best(tried)
         shutil.copyfile(path, int8_file)
     return SearchResult(int8_file, recipe, options, quantizer.recipe_fp32_layers, fp32_layers, ranked,
                         round(score.agreement, 5), None if score.miou_drop is None else round(score.miou_drop, 5),
                         score.met, stopped, len(tried), round(time.perf_counter() - started, 1))
+
+
+def search_from_recipes(onnx_file, int8_file_pattern, recipes, runtime, calibration_images, agreement_images,
+                        time_limit=300.0, **options):
+    """``search_int8`` from each of ``recipes`` in turn, sharing ``time_limit``: each search gets the
+    time left divided by the searches left, so time one does not need goes to the next. Which
+    start ends fastest is not known beforehand: the fastest recipe often loses most (it quantizes
+    most operators), yet a few layers kept fp32 may bring it to the bar and still beat a slower
+    recipe that is already there.
+
+    Args:
+        int8_file_pattern (str): Where each search writes, with ``{recipe}`` in it.
+        recipes (list[str]): Recipes to start from, in the order to try them.
+        options: ``search_int8``'s further arguments.
+    Returns:
+        dict: {recipe: SearchResult}.
+    """
+    deadline = time.perf_counter() + time_limit
+    found = {}
+    for index, recipe in enumerate(recipes):
+        share = max(0.0, deadline - time.perf_counter()) / (len(recipes) - index)
+        found[recipe] = search_int8(onnx_file, int8_file_pattern.format(recipe=recipe), recipe, runtime,
+                                    calibration_images, agreement_images, time_limit=share, **options)
+    return found
 
 
 def _best(tried):
@@ -184,40 +211,40 @@ def _shortest_prefix(layers, meets, deadline):
     return "met"
 
 
-def _ranked_layers(quantizer, layers, scorer, deadline):
-    """``layers``, most sensitive first: the share of pixels ``scorer`` finds changed when only that
-    layer is quantized (by onnxruntime's quantizer, every other node excluded, on onnxruntime);
-    those not reached by ``deadline`` (or not in onnxruntime's folded model) follow, last layers
-    first. Returns (layers, how many were ranked)."""
-    ranker = quantizer if quantizer.recipe == "onnxruntime" else _Quantizer(
-        quantizer.onnx_file, "onnxruntime", quantizer.work, quantizer.calibration_images, quantizer.reduce_range)
-    nodes = ranker.folded_nodes()
+def _ranked_layers(quantizer, options, layers, runtime, scorer, deadline):
+    """``layers``, most sensitive first: the share of pixels ``scorer`` finds changed on ``runtime``
+    when only that layer is quantized (the recipe's model with ``options``, every other layer kept
+    fp32); those not reached by ``deadline`` follow, last layers first. Returns (layers, how many
+    were ranked)."""
     flips = {}
-    for layer in (layer for layer in layers if layer in nodes):
+    for layer in layers:
         if time.perf_counter() > deadline:
             break
-        others = [node for node in nodes if node != layer]
-        path = ranker({"calibration_method": "MinMax"}, others, os.path.join(quantizer.work, "ranking.onnx"))
-        flips[layer] = 1 - scorer(path, "onnxruntime").agreement
+        others = [other for other in layers if other != layer]
+        path = quantizer(options, others, os.path.join(quantizer.work, "ranking.onnx"))
+        flips[layer] = 1 - scorer(path, runtime).agreement
     unranked = [layer for layer in reversed(layers) if layer not in flips]
     return sorted(flips, key=flips.get, reverse=True) + unranked, len(flips)
 
 
 class _Quantizer:
-    """One recipe's quantizer: ``quantizer(options, fp32_layers, path)`` writes its model to ``path``."""
+    """One recipe's quantizer: ``quantizer(options, fp32_layers, path)`` writes to ``path`` its
+    model with those options (quantized once per options) and those layers kept fp32
+    (``fp32_layers.keep_fp32``)."""
 
     def __init__(self, onnx_file, recipe, work, calibration_images, reduce_range):
         import onnx
 
-        self.onnx_file, self.recipe, self.work = onnx_file, recipe, work
+        self.recipe, self.work = recipe, work
         self.calibration_images, self.reduce_range = calibration_images, reduce_range
         self.name = "nncf" if recipe == "nncf" else "onnxruntime"
-        self.folded_file = None
+        self.source_file = onnx_file  # the fp32 model the recipe quantizes
         if self.name == "onnxruntime":
-            self.folded_file = fold_batch_norms(onnx_file, os.path.join(work, f"folded_{recipe}.onnx"))
-        self.recipe_fp32_layers = fp32_convolutions(onnx_file) if recipe != "onnxruntime" else []
+            self.source_file = fold_batch_norms(onnx_file, os.path.join(work, f"folded_{recipe}.onnx"))
+        self.recipe_fp32_layers = fp32_convolutions(self.source_file) if recipe != "onnxruntime" else []
         self.convolutions_only = recipe == "onnxruntime_conv"
-        self.nodes = [node.name for node in onnx.load(onnx_file, load_external_data=False).graph.node]
+        self.nodes = [node.name for node in onnx.load(self.source_file, load_external_data=False).graph.node]
+        self.quantized = {}  # options (as JSON) -> the model quantized with them
 
     def searchable_layers(self, int8_file):
         """The nodes of the fp32 model that read a dequantized tensor in ``int8_file`` (a model of
@@ -229,21 +256,25 @@ class _Quantizer:
         quantized = {node.name for node in graph.node if dequantized & set(node.input)}
         return [name for name in self.nodes if name in quantized and name not in self.recipe_fp32_layers]
 
-    def folded_nodes(self):
-        """Names of the nodes of onnxruntime's folded model (batch norms folded into convolutions)."""
-        import onnx
-
-        return [node.name for node in onnx.load(self.folded_file, load_external_data=False).graph.node]
-
     def __call__(self, options, fp32_layers, path):
-        if self.name == "nncf":
-            return quantize_nncf(self.onnx_file, path, self.calibration_images, also_fp32=fp32_layers,
-                                 reduce_range=self.reduce_range, **options)
-        method = options["calibration_method"]
-        images = self.calibration_images if method == "MinMax" else spread(self.calibration_images, HISTOGRAM_IMAGES)
-        return quantize_onnx(self.folded_file, path, images, convolutions_only=self.convolutions_only,
-                             reduce_range=self.reduce_range, also_fp32=fp32_layers, calibration_method=method,
-                             calibration_cache=os.path.join(self.work, f"ranges_{self.recipe}_{method}.json"))
+        return keep_fp32(self.quantize(options), self.source_file, fp32_layers, path)
+
+    def quantize(self, options):
+        """The recipe's model with ``options``, every layer it quantizes quantized."""
+        key = json.dumps(options, sort_keys=True)
+        if key not in self.quantized:
+            path = os.path.join(self.work, f"quantized{len(self.quantized)}.onnx")
+            if self.name == "nncf":
+                quantize_nncf(self.source_file, path, self.calibration_images, reduce_range=self.reduce_range,
+                              **options)
+            else:
+                method = options["calibration_method"]
+                images = self.calibration_images if method == "MinMax" else spread(self.calibration_images,
+                                                                                   HISTOGRAM_IMAGES)
+                quantize_onnx(self.source_file, path, images, convolutions_only=self.convolutions_only,
+                              reduce_range=self.reduce_range, calibration_method=method)
+            self.quantized[key] = path
+        return self.quantized[key]
 
 
 class _Scorer:

@@ -14,7 +14,7 @@ INT8_FILE = "model_int8.onnx"  # onnxruntime's quantizer, every operator type
 CONV_INT8_FILE = "model_int8_conv.onnx"  # onnxruntime's quantizer, convolutions only
 NNCF_INT8_FILE = "model_int8_nncf.onnx"  # NNCF's
 RECIPE_FILES = {"onnxruntime": INT8_FILE, "onnxruntime_conv": CONV_INT8_FILE, "nncf": NNCF_INT8_FILE}
-SEARCH_FILE = "model_int8_search_{runtime}.onnx"  # int8_search's, per runtime
+SEARCH_FILE = "model_int8_search_{runtime}_{recipe}.onnx"  # int8_search's, per runtime and start
 TUNING_FILE = "tuning.json"
 INPUT_NAME = "x"
 
@@ -28,7 +28,7 @@ ONNX_KEY = "onnx"
 ONNX_INT8_KEY = "onnx_int8"  # onnxruntime's int8 model
 OPENVINO_INT8_KEY = "openvino_int8"  # OpenVINO's int8 model
 INT8_SCORES_KEY = "int8_calibration"  # {runtime: {file: agreement with fp32 and ms}}, fp32's file too
-INT8_SEARCH_KEY = "int8_search"  # {runtime: int8_search.SearchResult's fields}, where a search ran
+INT8_SEARCH_KEY = "int8_search"  # {runtime: {recipe: int8_search.SearchResult's fields}}, where searches ran
 PALETTE_KEY = "palette"
 CLASS_NAMES_KEY = "class_names"
 REQUIRED_KEYS = (MODEL_KEY, PARAMS_KEY, TRANSFORMS_KEY)

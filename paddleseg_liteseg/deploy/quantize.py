@@ -5,7 +5,9 @@ none agrees enough). Two quantizers write three QDQ models:
 - onnxruntime's static quantization. Batch norms are folded into the convolutions first
   (``quant_pre_process``), so each convolution is quantized once, with its folded weights, and
   runs as one int8 convolution: int8 weights per output channel, uint8 activations with the
-  min/max ranges seen on the calibration images. Twice: every operator type
+  min/max ranges seen on the calibration images. The activations (ReLU) stay in the graph, where
+  the quantizer would fold them into the ranges, so that ``fp32_layers`` can put a layer back to
+  fp32 (the runtimes fuse them into the int8 kernels all the same). Twice: every operator type
   (``model_int8.onnx``), and only convolutions and matrix products with the first convolution and
   the classifier kept fp32 (``model_int8_conv.onnx``).
 - NNCF, OpenVINO's quantizer (``model_int8_nncf.onnx``, where the ``openvino`` extra installed it):
@@ -66,7 +68,7 @@ def fold_batch_norms(onnx_file, folded_file):
 
 
 def quantize_onnx(folded_file, int8_file, calibration_images, convolutions_only=False, reduce_range=None,
-                  also_fp32=(), calibration_method="MinMax", calibration_cache=None):
+                  calibration_method="MinMax"):
     """Write onnxruntime's int8 QDQ version of ``folded_file`` (``fold_batch_norms``') to ``int8_file``.
 
     Args:
@@ -75,11 +77,8 @@ def quantize_onnx(folded_file, int8_file, calibration_images, convolutions_only=
         reduce_range (bool): 7-bit weights; None: where the CPU has no VNNI. Without VNNI (AVX2)
             uint8 x int8 products are summed in saturating 16-bit pairs, and 7 bits keep those sums
             exact; with VNNI the full 8 bits are exact and lose less.
-        also_fp32 (list[str]): Names of further nodes kept fp32.
         calibration_method (str): onnxruntime's ``CalibrationMethod``: "MinMax", "Entropy" or
             "Percentile" (the last two clip rare extremes of the activations).
-        calibration_cache (str, optional): A file keeping the activation ranges: the first call
-            measures them on ``calibration_images``, later ones with the same method reuse them.
     """
     quantization = _onnxruntime_quantization()
     _check_images(calibration_images)
@@ -103,9 +102,9 @@ def quantize_onnx(folded_file, int8_file, calibration_images, convolutions_only=
         activation_type=quantization.QuantType.QUInt8, weight_type=quantization.QuantType.QInt8,
         per_channel=True, reduce_range=reduce_range,
         op_types_to_quantize=["Conv", "MatMul"] if convolutions_only else None,
-        nodes_to_exclude=(fp32_convolutions(folded_file) if convolutions_only else []) + list(also_fp32),
+        nodes_to_exclude=fp32_convolutions(folded_file) if convolutions_only else [],
         calibrate_method=quantization.CalibrationMethod[calibration_method],
-        calibration_cache_path=calibration_cache)
+        extra_options={"QDQKeepRemovableActivations": True})
     return int8_file
 
 
@@ -121,10 +120,10 @@ def _onnxruntime_quantization():
     return quantization
 
 
-def quantize_nncf(onnx_file, int8_file, calibration_images, also_fp32=(), fast_bias_correction=True,
+def quantize_nncf(onnx_file, int8_file, calibration_images, fast_bias_correction=True,
                   activation_ranges=None, reduce_range=None):
     """Write NNCF's int8 QDQ version of ``onnx_file`` to ``int8_file``, keeping ``fp32_convolutions``
-    and the nodes named in ``also_fp32`` in fp32.
+    in fp32.
 
     Args:
         fast_bias_correction (bool): NNCF's fast bias correction; False: its full one, which
@@ -158,7 +157,7 @@ def quantize_nncf(onnx_file, int8_file, calibration_images, also_fp32=(), fast_b
     quantized = nncf.quantize(model, dataset, preset=nncf.QuantizationPreset.MIXED,
                               subset_size=len(calibration_images), fast_bias_correction=fast_bias_correction,
                               ignored_scope=nncf.IgnoredScope(
-                                  names=sorted(set(fp32_convolutions(onnx_file)) | set(also_fp32))),
+                                  names=fp32_convolutions(onnx_file)),
                               advanced_parameters=advanced)
     onnx.save(quantized, int8_file)
     return int8_file

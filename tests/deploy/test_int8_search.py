@@ -10,9 +10,10 @@ import pytest
 
 from paddleseg_liteseg.cli import main
 from paddleseg_liteseg.deploy import ExportedModel, create_runtime
-from paddleseg_liteseg.deploy.int8_choice import write_int8_models
-from paddleseg_liteseg.deploy.int8_search import HISTOGRAM_IMAGES, OPTIONS, search_int8
-from paddleseg_liteseg.deploy.model_files import INT8_SCORES_KEY, INT8_SEARCH_KEY
+from paddleseg_liteseg.deploy.fp32_layers import keep_fp32
+from paddleseg_liteseg.deploy.int8_choice import search_starts, write_int8_models
+from paddleseg_liteseg.deploy.int8_search import HISTOGRAM_IMAGES, OPTIONS, search_from_recipes, search_int8
+from paddleseg_liteseg.deploy.model_files import INT8_SCORES_KEY, INT8_SEARCH_KEY, RECIPE_FILES
 from paddleseg_liteseg.deploy import quantize
 from paddleseg_liteseg.deploy.quantize import fold_batch_norms, quantize_nncf, quantize_onnx, spread
 
@@ -65,10 +66,9 @@ def test_an_unmet_bar_keeps_layers_fp32_until_it_is_met(toy_data, tmp_path):
     onnx_file, calibration, images, _ = toy_data
     folded = fold_batch_norms(onnx_file, str(tmp_path / "folded.onnx"))
 
-    def conv_int8(name, options, also_fp32=()):
+    def conv_int8(name, options):
         used = calibration if options["calibration_method"] == "MinMax" else spread(calibration, HISTOGRAM_IMAGES)
-        return quantize_onnx(folded, str(tmp_path / name), used, convolutions_only=True, also_fp32=also_fp32,
-                             **options)
+        return quantize_onnx(folded, str(tmp_path / name), used, convolutions_only=True, **options)
 
     reached = max(_agreement(conv_int8(f"option{index}.onnx", options), images, onnx_file)
                   for index, options in enumerate(OPTIONS["onnxruntime"]))
@@ -81,7 +81,8 @@ def test_an_unmet_bar_keeps_layers_fp32_until_it_is_met(toy_data, tmp_path):
     assert not set(found.fp32_layers) & set(found.recipe_fp32_layers)
     assert found.ranked_layers > 0
     assert _agreement(found.int8_file, images, onnx_file) == pytest.approx(found.agreement, abs=1e-4)
-    one_fewer = conv_int8("one_fewer.onnx", found.options, found.fp32_layers[:-1])
+    one_fewer = keep_fp32(conv_int8("best.onnx", found.options), folded, found.fp32_layers[:-1],
+                          str(tmp_path / "one_fewer.onnx"))
     assert _agreement(one_fewer, images, onnx_file) < bar
 
 
@@ -113,13 +114,37 @@ def test_deploy_yaml_records_each_runtimes_search(toy_data, exported, tmp_path):
                       max_miou_drop=0, search_seconds=5).write()
     recorded = ExportedModel.read(tmp_path).deploy
     assert set(recorded[INT8_SEARCH_KEY]) == set(recorded[INT8_SCORES_KEY])  # every int8 runtime searched
-    for runtime, search in recorded[INT8_SEARCH_KEY].items():
-        assert search["int8_file"] in recorded[INT8_SCORES_KEY][runtime]
-        assert isinstance(search["fp32_layers"], list) and isinstance(search["recipe_fp32_layers"], list)
-        assert 0 <= search["agreement"] < 1 and search["miou_drop"] is not None and search["met"] is False
-        assert search["seconds"] >= 0 and search["models"] >= 1
-        assert recorded[INT8_SCORES_KEY][runtime][search["int8_file"]]["agreement"] == pytest.approx(
-            search["agreement"], abs=1e-3)
+    for runtime, searches in recorded[INT8_SEARCH_KEY].items():
+        fp32_ms = recorded[INT8_SCORES_KEY][runtime]["model.onnx"]["ms"]
+        recipes = {recipe: recorded[INT8_SCORES_KEY][runtime][file]["ms"] for recipe, file in RECIPE_FILES.items()}
+        faster = {recipe for recipe, ms in recipes.items() if ms < fp32_ms}
+        assert set(searches) == (faster or set(recipes))
+        for recipe, search in searches.items():
+            assert search["recipe"] == recipe and search["int8_file"] in recorded[INT8_SCORES_KEY][runtime]
+            assert isinstance(search["fp32_layers"], list) and isinstance(search["recipe_fp32_layers"], list)
+            assert 0 <= search["agreement"] < 1 and search["miou_drop"] is not None and search["met"] is False
+            assert search["seconds"] >= 0 and search["models"] >= 1
+
+
+def test_searches_start_from_the_recipes_faster_than_fp32_fastest_first():
+    scores = {"model.onnx": {"ms": 100}, "model_int8.onnx": {"ms": 40}, "model_int8_conv.onnx": {"ms": 70},
+              "model_int8_nncf.onnx": {"ms": 120}}
+    assert search_starts(scores, "model.onnx") == ["onnxruntime", "onnxruntime_conv"]
+    slower = {name: {"ms": 200} for name in RECIPE_FILES.values()}
+    assert search_starts(dict(slower, **{"model.onnx": {"ms": 100}}), "model.onnx") == list(RECIPE_FILES)
+
+
+@pytest.mark.slow
+def test_searches_from_several_recipes_share_the_time_limit(toy_data, tmp_path):
+    """An unreachable bar: every search runs out of time, and together they keep to the limit."""
+    onnx_file, calibration, images, labels = toy_data
+    limit = 20
+    found = search_from_recipes(onnx_file, str(tmp_path / "search_{recipe}.onnx"), ["onnxruntime", "onnxruntime_conv"],
+                                "onnxruntime", calibration, images, limit, labels=labels, min_agreement=1,
+                                max_miou_drop=0)
+    assert list(found) == ["onnxruntime", "onnxruntime_conv"]
+    assert all(result.stopped == "time limit" and os.path.exists(result.int8_file) for result in found.values())
+    assert sum(result.seconds for result in found.values()) < limit + SEARCH_OVERRUN
 
 
 def _weight_levels(onnx_file):
