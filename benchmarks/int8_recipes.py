@@ -9,12 +9,16 @@ the other half (held out, with labels), on this machine: each int8 model on each
 (onnxruntime, OpenVINO), its pixel agreement with onnxruntime fp32, its mIoU and its latency
 (interleaved rounds, median, batch 1, the photos' own size). The models are export's three fixed
 recipes and, per runtime, ``int8_search`` from each recipe faster than fp32 there, fastest first,
-sharing ``--search_seconds`` (as ``paddleseg export --int8`` searches). Verdicts, per variant: some int8 model agrees >= 0.99 with fp32 and loses
-<= 0.5 mIoU points, and the fastest such (the one ``tune`` would choose) runs >= 1.4x onnxruntime
-fp32. ``--weights_7bit`` quantizes with the 7-bit weights a CPU without VNNI (AVX2) needs, to
-measure here what such a CPU keeps of the fp32 answer (its speed is not this CPU's). Keeps each
-variant's measurements in int8_recipes.json (a run of some variants keeps the others'), writes the
-"int8 recipes" section of results.md from it and prints it.
+sharing ``--search_seconds`` (as ``paddleseg export --int8`` searches). Then, as a user would,
+``paddleseg export --onnx --int8 --tune`` of the same model, with tune's own table.
+
+Verdicts, per variant: some int8 model agrees >= 0.99 with fp32 and loses <= 0.5 mIoU points, and
+the fastest such runs >= 1.4x onnxruntime fp32; on export's and tune's own measurements, an int8
+runtime within that bar, and ``infer``'s tuned choice an int8 runtime >= 1.4x onnxruntime fp32.
+``--weights_7bit`` quantizes with the 7-bit weights a CPU without VNNI (AVX2) needs, to measure
+here what such a CPU keeps of the fp32 answer (its speed is not this CPU's). Keeps each variant's
+measurements in int8_recipes.json (a run of some variants keeps the others'), writes the "int8
+recipes" section of results.md from it and prints it.
 """
 import argparse
 import datetime
@@ -26,18 +30,21 @@ from pathlib import Path
 
 import numpy as np
 
+from paddleseg_liteseg.cli import main as paddleseg
 from paddleseg_liteseg.deploy import ExportedModel, create_runtime
 from paddleseg_liteseg.deploy.cpu_features import read_cpu_info
 from paddleseg_liteseg.deploy.export import write_inference_model
 from paddleseg_liteseg.deploy.inference_timing import seconds, time_interleaved
 from paddleseg_liteseg.deploy.int8_choice import search_starts
 from paddleseg_liteseg.deploy.int8_search import search_from_recipes
-from paddleseg_liteseg.deploy.model_files import ONNX_INT8_KEY, OPENVINO_INT8_KEY, RECIPE_FILES
+from paddleseg_liteseg.deploy.model_files import INT8_SEARCH_KEY, ONNX_INT8_KEY, OPENVINO_INT8_KEY, RECIPE_FILES
+from paddleseg_liteseg.deploy.tuning_file import read_entries
 from paddleseg_liteseg.deploy.quantize import (calibration_images, fold_batch_norms, labelled_images, quantize_nncf,
                                                quantize_onnx)
 from paddleseg_liteseg.evaluation.confusion import mean_iou
 from report_sections import replace_section
-from run_benchmarks import CAMVID_PROCESSES, CAMVID_SAMPLE, camvid_config, prepare_camvid_sample, trained_model
+from run_benchmarks import (CAMVID_PROCESSES, CAMVID_SAMPLE, camvid_config, prepare_camvid_sample, trained_checkpoint,
+                            trained_model)
 
 HERE = Path(__file__).resolve().parent
 RUNTIME_KEYS = {"onnxruntime": ONNX_INT8_KEY, "openvino": OPENVINO_INT8_KEY}
@@ -130,6 +137,24 @@ def measure(variant, model, root, work, args):
             "cpu": f"{cpu.model} ({' '.join(flag for flag in FLAGS if flag in cpu.flags) or 'no AVX2'})"}
 
 
+def export_and_tune(variant, root, work, args):
+    """``paddleseg export --onnx --int8 --tune`` of the variant's CamVid model, as a user runs it
+    (int8 calibrated on the training half, agreement and tuning on the held-out half): tune's
+    table and choice (what ``infer`` runs) and the int8 searches deploy.yaml records."""
+    config, checkpoint = trained_checkpoint(root, variant, args.camvid_iters, work, name="camvid",
+                                            config=camvid_config(root, variant, args.camvid_iters),
+                                            processes=CAMVID_PROCESSES)
+    save_dir = work / f"export_tune_{variant}"
+    print(f"PP-LiteSeg-{variant}: paddleseg export --onnx --int8 --tune ...", flush=True)
+    if paddleseg(["export", "--config", str(config), "--model_path", str(checkpoint), "--save_dir", str(save_dir),
+                  "--onnx", "--int8", "--tune", "--int8_search_seconds", str(args.search_seconds)]):
+        sys.exit(f"paddleseg export failed for PP-LiteSeg-{variant}")
+    entry = read_entries(save_dir)[-1]
+    return {"rows": entry["rows"], "choice": entry["choice"], "images": entry["images"],
+            "input_shape": entry["key"]["input_shape"],
+            "int8_search": ExportedModel.read(save_dir).deploy.get(INT8_SEARCH_KEY, {})}
+
+
 def _milliseconds(runtime, batch):
     """Best of three runs, in ms: enough to order the search's starts by speed."""
     return min(seconds(runtime, batch) for _ in range(3)) * 1000
@@ -162,6 +187,30 @@ def verdicts(variant, run):
     ]
 
 
+def export_verdicts(variant, run):
+    """The issue's two checks on ``export --int8 --tune``'s own measurements (tune's table)."""
+    rows = run["rows"]
+    reference = next(row for row in rows if (row["backend"], row["precision"]) == ("paddle", "fp32"))
+    onnxruntime_fp32 = next(row for row in rows if (row["backend"], row["precision"]) == ("onnxruntime", "fp32"))
+    choice = next(row for row in rows if (row["backend"], row["precision"]) == tuple(run["choice"].values()))
+    int8 = [dict(row, miou_drop_points=round(100 * (reference["miou"] - row["miou"]), 2))
+            for row in rows if row["precision"] == "int8"]
+    within = [row for row in int8 if row["agreement"] >= MIN_AGREEMENT
+              and row["miou_drop_points"] <= 100 * MAX_MIOU_DROP]
+    best = max(int8, key=lambda row: row["agreement"]) if int8 else None
+    shown = min(within, key=lambda row: row["median_ms"]) if within else best
+    speedup = round(onnxruntime_fp32["median_ms"] / choice["median_ms"], 2)
+    return [
+        (variant, f"export --int8 --tune: an int8 model agrees >= {MIN_AGREEMENT} with fp32 and loses "
+         f"<= {100 * MAX_MIOU_DROP} mIoU points",
+         f"{shown['backend']} int8: agreement {shown['agreement']}, {shown['miou_drop_points']} points lost"
+         if shown else "no int8 runtime", "met" if within else "NOT met"),
+        (variant, f"infer (auto, tuned: {choice['backend']} {choice['precision']}) / onnxruntime fp32 "
+         f"speed-up >= {MIN_SPEEDUP}", f"{speedup}x",
+         "met" if speedup >= MIN_SPEEDUP and choice["precision"] == "int8" else "NOT met"),
+    ]
+
+
 def markdown(results):
     lines = ["## int8 recipes: agreement, mIoU and speed on held-out CamVid photos", "",
              "Generated by `python benchmarks/int8_recipes.py`. PP-LiteSeg-T and -B trained briefly on half of the "
@@ -171,7 +220,8 @@ def markdown(results):
              "faster than fp32 on that runtime, fastest first. The machine is shared: compare rows within one table.", "",
              "| variant | check | measured | verdict |", "|---|---|---|---|"]
     lines += [f"| PP-LiteSeg-{v} | {check} | {measured} | **{verdict}** |"
-              for variant, run in results.items() for v, check, measured, verdict in verdicts(variant, run)]
+              for variant, run in results.items() for v, check, measured, verdict in verdicts(variant, run)
+              + (export_verdicts(variant, run["export_tune"]) if "export_tune" in run else [])]
     for variant, run in results.items():
         fp32_ms = next(row["ms"] for row in run["rows"] if (row["runtime"], row["model"]) == ("onnxruntime", "fp32"))
         lines += ["", f"### PP-LiteSeg-{variant}, {run['images']} held-out photos "
@@ -189,7 +239,30 @@ def markdown(results):
                   f"{', '.join(result['fp32_layers']) or '-'} | {result['stopped']} | {result['models']} | "
                   f"{result['seconds']} |" for runtime, found in run["searches"].items()
                   for recipe, result in _by_recipe(found).items()]
+        if "export_tune" in run:
+            lines += export_markdown(variant, run["export_tune"])
     return "\n".join(lines)
+
+
+def export_markdown(variant, run):
+    """``export --int8 --tune``'s table (tune's timings and scores) and deploy.yaml's searches."""
+    lines = ["", f"#### PP-LiteSeg-{variant}: `paddleseg export --onnx --int8 --tune`, then tune's table "
+             f"({run['images']} held-out photos, {'x'.join(map(str, run['input_shape']))})", "",
+             "| backend | precision | median ms | agreement with Paddle fp32 | mIoU | within the limits |",
+             "|---|---|---|---|---|---|"]
+    lines += [f"| {row['backend']} | {row['precision']} | {row['median_ms']} | {row['agreement']} | "
+              f"{row.get('miou', '-')} | {'yes' if row['eligible'] else 'no: ' + row['why_not']} |"
+              for row in sorted(run["rows"], key=lambda row: row["median_ms"])]
+    lines += ["", f"Chosen (what `infer` runs): {run['choice']['backend']} {run['choice']['precision']}."]
+    searches = [(runtime, recipe, result) for runtime, found in run["int8_search"].items()
+                for recipe, result in found.items()]
+    if searches:
+        lines += ["", "| export's search on | from | fp32 layers added | agreement | mIoU points lost | met | seconds |",
+                  "|---|---|---|---|---|---|---|"]
+        lines += [f"| {runtime} | {recipe} | {len(result['fp32_layers'])} | {result['agreement']} | "
+                  f"{'-' if result['miou_drop'] is None else round(100 * result['miou_drop'], 2)} | {result['met']} | {result['seconds']} |"
+                  for runtime, recipe, result in searches]
+    return lines
 
 
 def _by_recipe(found):
@@ -222,7 +295,10 @@ def main():
         for variant in args.variants:
             model = trained_model(root, variant, args.camvid_iters, work, name="camvid",
                                   config=camvid_config(root, variant, args.camvid_iters), processes=CAMVID_PROCESSES)
-            results[variant + (" 7-bit" if args.weights_7bit else "")] = measure(variant, model, root, work, args)
+            run = measure(variant, model, root, work, args)
+            if not args.weights_7bit:  # export measures with the CPU's own weight range
+                run["export_tune"] = export_and_tune(variant, root, work, args)
+            results[variant + (" 7-bit" if args.weights_7bit else "")] = run
             saved.write_text(json.dumps(results, indent=2))
     text = markdown({variant: results[variant] for variant in ("T", "B", "T 7-bit", "B 7-bit") if variant in results})
     replace_section(HERE / "results.md", "int8 recipes", text)

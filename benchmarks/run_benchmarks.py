@@ -82,6 +82,18 @@ def trained_model(root, variant, iters, cache_dir, config=None, name="toy", proc
     config of ``variant``) in ``processes`` CPU processes, cached by recipe."""
     from paddleseg.cvlibs import Config, SegBuilder
 
+    config_path, checkpoint = trained_checkpoint(root, variant, iters, cache_dir, config, name, processes)
+    with paddle.utils.unique_name.guard():
+        model = SegBuilder(Config(str(config_path))).model
+    paddleseg_liteseg.load_pretrained(model, str(checkpoint))
+    model.eval()
+    return model
+
+
+def trained_checkpoint(root, variant, iters, cache_dir, config=None, name="toy", processes=1):
+    """(config file, checkpoint) of ``trained_model``'s model, trained first where not cached."""
+    from paddleseg.cvlibs import Config
+
     config_path = root / f"{name}_{variant}.yml"
     config_path.write_text(yaml.safe_dump(config or toy_config(root, variant, iters)))
     recipe = yaml.safe_dump(Config(str(config_path)).dic)  # everything, after inheritance
@@ -98,11 +110,7 @@ def trained_model(root, variant, iters, cache_dir, config=None, name="toy", proc
                         "--seed", "0", "--save_interval", str(iters), "--log_iters", "50"], check=True)
         cache_dir.mkdir(parents=True, exist_ok=True)
         checkpoint.write_bytes((save_dir / f"iter_{iters}" / "model.pdparams").read_bytes())
-    with paddle.utils.unique_name.guard():
-        model = SegBuilder(Config(str(config_path))).model
-    paddleseg_liteseg.load_pretrained(model, str(checkpoint))
-    model.eval()
-    return model
+    return config_path, checkpoint
 
 
 def load_split(root, split):
