@@ -37,12 +37,13 @@ def keep_fp32(int8_file, fp32_file, layers, output_file):
 
 def _revert(graph, fp32_graph, layers, int8_file, fp32_file):
     """Give each node of ``layers`` in ``graph`` its inputs in ``fp32_graph``: the same activations,
-    and its fp32 initializers (under a new name where the quantizer changed the one of that name,
-    as NNCF's bias correction does, or made it a dequantized tensor, as onnxruntime does biases)."""
+    and its fp32 constants (initializers or Constant nodes' values), under a new name where the
+    quantizer changed the one of that name (NNCF's bias correction does) or computes it otherwise
+    (onnxruntime dequantizes biases, NNCF names paddle2onnx's unnamed Constant nodes)."""
     nodes = {node.name: node for node in graph.node}
     fp32_nodes = {node.name: node for node in fp32_graph.node}
     initializers = {tensor.name: tensor for tensor in graph.initializer}
-    fp32_initializers = {tensor.name: tensor for tensor in fp32_graph.initializer}
+    constants, fp32_constants = _constants(graph), _constants(fp32_graph)
     producers = {output: node.name for node in graph.node for output in node.output}
     fp32_producers = {output: node.name for node in fp32_graph.node for output in node.output}
     for name in layers:
@@ -50,9 +51,9 @@ def _revert(graph, fp32_graph, layers, int8_file, fp32_file):
             raise UserError(f"no node named {name!r} in both {int8_file} and {fp32_file}")
         inputs = []
         for tensor in fp32_nodes[name].input:
-            if tensor in fp32_initializers:
-                if initializers.get(tensor) != fp32_initializers[tensor]:
-                    tensor = _add_initializer(graph, initializers, fp32_initializers[tensor], f"{tensor}_fp32")
+            if tensor in fp32_constants:
+                if constants.get(tensor) != fp32_constants[tensor]:
+                    tensor = _add_initializer(graph, initializers, fp32_constants[tensor], f"{tensor}_fp32")
             elif producers.get(tensor) != fp32_producers.get(tensor):
                 raise UserError(f"{int8_file} computes {tensor!r} with node {producers.get(tensor)!r}, not "
                                 f"{fp32_producers.get(tensor)!r} as {fp32_file} does: the quantizer rewrote the graph")
@@ -61,13 +62,29 @@ def _revert(graph, fp32_graph, layers, int8_file, fp32_file):
         nodes[name].input.extend(inputs)
 
 
+def _constants(graph):
+    """{name: TensorProto} of ``graph``'s initializers and Constant nodes' tensor values."""
+    constants = {tensor.name: tensor for tensor in graph.initializer}
+    for node in graph.node:
+        value = next((attribute.t for attribute in node.attribute if attribute.name == "value"), None)
+        if node.op_type == "Constant" and value is not None:
+            constants[node.output[0]] = _named(value, node.output[0])
+    return constants
+
+
+def _named(tensor, name):
+    """A copy of ``tensor`` named ``name`` (a Constant node's value carries no name of its own)."""
+    copy = type(tensor)()
+    copy.CopyFrom(tensor)
+    copy.name = name
+    return copy
+
+
 def _add_initializer(graph, initializers, tensor, name):
     """Add a copy of ``tensor`` named ``name`` to ``graph`` (once); returns the name."""
     if name not in initializers:
-        copy = graph.initializer.add()
-        copy.CopyFrom(tensor)
-        copy.name = name
-        initializers[name] = copy
+        graph.initializer.append(_named(tensor, name))
+        initializers[name] = graph.initializer[-1]
     return name
 
 

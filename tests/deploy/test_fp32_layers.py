@@ -13,13 +13,15 @@ onnxruntime = pytest.importorskip("onnxruntime", reason="needs the [onnx] extra"
 
 @pytest.fixture(scope="module")
 def small_model(tmp_path_factory):
-    """conv -> relu -> conv -> relu -> add (of both relus) -> conv, random weights, and 4 images."""
+    """conv -> relu -> conv -> relu -> add (of both relus) -> conv, random weights, and 4 images.
+    One weight is an unnamed Constant node's value, as paddle2onnx writes some."""
     from onnx import TensorProto, helper, numpy_helper
 
     generator = np.random.default_rng(0)
     weights = [numpy_helper.from_array(generator.normal(size=shape).astype("float32"), name)
                for name, shape in (("w1", (8, 3, 3, 3)), ("w2", (8, 8, 3, 3)), ("w3", (4, 8, 1, 1)))]
-    nodes = [helper.make_node("Conv", ["x", "w1"], ["a"], name="conv1", pads=[1] * 4),
+    nodes = [helper.make_node("Constant", [], ["w2"], value=weights.pop(1)),
+             helper.make_node("Conv", ["x", "w1"], ["a"], name="conv1", pads=[1] * 4),
              helper.make_node("Relu", ["a"], ["b"], name="relu1"),
              helper.make_node("Conv", ["b", "w2"], ["c"], name="conv2", pads=[1] * 4),
              helper.make_node("Relu", ["c"], ["d"], name="relu2"),
