@@ -29,3 +29,32 @@ def test_configs_are_package_data_from_the_top_level_folder():
                for folder, _, files in os.walk(os.path.join(ROOT, "configs")) for name in files]
     assert shipped and all(any(fnmatch.fnmatch(path, pattern) and path.count(os.sep) == pattern.count("/")
                                for pattern in patterns) for path in shipped), shipped
+
+
+OPTIONAL_RUNTIMES = ("onnx", "onnxruntime", "paddle2onnx", "openvino", "nncf")
+
+
+def test_modules_import_without_the_optional_runtimes():
+    """A wheel installed with only [cpu] imports every module but the server's (which needs [serve]):
+    the [onnx] and [openvino] extras load where a function needs them, so `export` without --onnx
+    and the README's example run without them."""
+    import subprocess
+    import sys
+
+    script = f"""
+import importlib, importlib.abc, pkgutil, sys
+import paddleseg_liteseg
+
+class Missing(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in {OPTIONAL_RUNTIMES!r}:
+            raise ModuleNotFoundError(f"No module named {{name!r}} (blocked by the test)")
+
+sys.meta_path.insert(0, Missing())
+for module in pkgutil.walk_packages(paddleseg_liteseg.__path__, "paddleseg_liteseg."):
+    if not module.name.endswith("__main__") and not module.name.startswith(
+            ("paddleseg_liteseg.serving", "paddleseg_liteseg.cli.serve")):
+        importlib.import_module(module.name)
+"""
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 0, result.stderr[-3000:]

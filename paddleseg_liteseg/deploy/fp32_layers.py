@@ -7,8 +7,6 @@ This is what the quantizers' own exclusion lists (NNCF's ``ignored_scope``, onnx
 measured with every layer quantized (as NNCF's ``quantize_with_accuracy_control`` keeps them when
 it reverts layers), so an accuracy search can try many sets of fp32 layers in seconds each.
 """
-import onnx
-
 from ..errors import UserError
 from .onnx_conversion import drop_unused_initializers
 
@@ -25,6 +23,8 @@ def keep_fp32(int8_file, fp32_file, layers, output_file):
     Returns:
         str: ``output_file``.
     """
+    import onnx  # the [onnx] extra: export without --int8 runs without it
+
     model = onnx.load(int8_file)
     layers = list(layers)
     if layers:
