@@ -8,6 +8,8 @@ import requests
 from PIL import Image
 
 from paddleseg_liteseg.cli import main
+from paddleseg_liteseg.deploy import ExportedModel
+from paddleseg_liteseg.deploy.runtime_choice import choose_runtime
 from paddleseg_liteseg.image_files import read_image
 from paddleseg_liteseg.serving.paddlex_protocol import resized_for
 from paddleseg_liteseg.serving.settings import ServeSettings
@@ -43,7 +45,8 @@ def test_paddlex_client_gets_the_label_map_infer_writes(start_server, exported, 
     assert overlay.shape == (height, width, 3)
     code, output = server.stop()
     assert code == 0
-    assert f"Serving {exported} on onnxruntime fp32" in output and f"at {server.url}" in output
+    choice = choose_runtime(ExportedModel.read(exported))  # infer's and the server's, on this CPU
+    assert f"Serving {exported} on {choice.backend} {choice.precision}" in output and f"at {server.url}" in output
 
 
 @pytest.fixture(scope="module")
