@@ -3,6 +3,8 @@ built and installed into a fresh environment by .ci/run)."""
 import configparser
 import fnmatch
 import os
+import subprocess
+import sys
 
 ROOT = os.path.join(os.path.dirname(__file__), "..")
 
@@ -38,9 +40,6 @@ def test_modules_import_without_the_optional_runtimes():
     """A wheel installed with only [cpu] imports every module but the server's (which needs [serve]):
     the [onnx] and [openvino] extras load where a function needs them, so `export` without --onnx
     and the README's example run without them."""
-    import subprocess
-    import sys
-
     script = f"""
 import importlib, importlib.abc, pkgutil, sys
 import paddleseg_liteseg
