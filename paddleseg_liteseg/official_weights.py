@@ -3,8 +3,11 @@
 A weights reference (``model.pretrained``, a backbone's ``pretrained``, ``--model_path``,
 ``convert-weights``) is a local path, a URL or a name of ``OFFICIAL_WEIGHTS``; URLs and names are
 fetched into the cache (``download``). URLs are those of PaddleSeg's model zoo
-(``configs/pp_liteseg/README.md``, release 2.6 onwards); ``size`` and ``sha256`` are filled in only
-where known, and are checked then.
+(``configs/pp_liteseg/README.md``, release 2.6 onwards). PaddleSeg publishes no size or checksum for
+them (that README lists links only, and its own downloader checks none), so the table gives none
+rather than made-up ones: each file is pinned on its first download instead, and a file changed
+since, in the cache or on the server, is refused (``download``). A ``size`` and ``sha256`` filled in
+here take precedence over the pin and are checked on every load.
 """
 import difflib
 import os

@@ -1,7 +1,8 @@
-"""Downloads into the cache: atomic, resumed with Range after a cut, verified, extracted safely, and
-offline one line naming the URL and the exact cache path to put the file at."""
+"""Downloads into the cache: atomic, resumed with Range after a cut, verified, pinned on first use,
+extracted safely, and offline one line naming the URL and the exact cache path to put the file at."""
 import hashlib
 import io
+import json
 import os
 import socket
 import tarfile
@@ -13,7 +14,7 @@ from paddleseg.models.backbones import STDC1
 from http_files import FileServer
 from paddleseg_liteseg.cli import main
 from paddleseg_liteseg.datasets.toy import make_toy_dataset
-from paddleseg_liteseg.download import DownloadError, cache_path, download, fetch
+from paddleseg_liteseg.download import DownloadError, cache_path, download, fetch, pin_path
 from toy_training import toy_config, write_config
 
 DATA = bytes(range(256)) * 400  # 100 KiB
@@ -93,7 +94,7 @@ def test_truncated_file_is_refused(server, cache):
     url = server.url("/weights/model.pdparams")
     with pytest.raises(DownloadError, match=f"Could not download {url}: got {len(DATA)} of {len(DATA) + 10} bytes"):
         download(url, size=len(DATA) + 10)
-    assert not os.path.exists(cache_path(url))
+    assert not os.path.exists(cache_path(url)) and not _leftovers(cache)  # whole as served: no resuming it
 
 
 def test_cache_hit_needs_no_server():
@@ -103,6 +104,107 @@ def test_cache_hit_needs_no_server():
     path = download(url)
     server.stop()
     assert download(url) == path and open(path, "rb").read() == DATA
+
+
+def _pin(path):
+    with open(pin_path(path)) as file:
+        return json.load(file)
+
+
+def test_first_download_writes_the_pin(server, cache):
+    url = server.url("/weights/model.pdparams")
+    path = download(url)
+    assert _pin(path) == {"url": url, "size": len(DATA), "sha256": _sha256(DATA)}
+    assert not _leftovers(cache)
+
+
+def test_an_unchanged_file_loads_without_a_network_call(server):
+    url = server.url("/weights/model.pdparams")
+    path = download(url)
+    assert download(url) == path and download(url) == path and server.ranges == [None]
+
+
+@pytest.mark.parametrize("changed, change", [
+    (DATA[:-1] + b"x", f"sha256 {_sha256(DATA)} -> {_sha256(DATA[:-1] + b'x')}"),
+    (DATA + b"x", f"size {len(DATA)} -> {len(DATA) + 1} bytes")], ids=["same size", "other size"])
+def test_a_file_changed_in_the_cache_is_refused(server, changed, change):
+    url = server.url("/weights/model.pdparams")
+    path = download(url)
+    with open(path, "r+b") as file:  # in place: same inode, and for "same size" the same length
+        file.write(changed)
+    with pytest.raises(DownloadError) as error:
+        download(url)
+    assert str(error.value) == (
+        f"{path} changed since it was downloaded from {url}: {change} (pinned in {path}.pin); refused to "
+        f"load it. Delete {path} to download it again (checked against the pin), and also {path}.pin to "
+        "accept whatever the server has now.")
+    assert server.ranges == [None]  # refused without asking the server
+
+
+@pytest.mark.parametrize("served", [DATA[:-1] + b"x", DATA + b"x", DATA[:-1]],
+                         ids=["same size", "larger", "smaller"])
+def test_a_file_changed_on_the_server_is_refused(server, cache, served):
+    url = server.url("/weights/model.pdparams")
+    path = download(url)
+    os.remove(path)  # the pin stays
+    server.files["/weights/model.pdparams"] = served
+    with pytest.raises(DownloadError, match=f"{url} changed on the server since it was first downloaded: .* "
+                                            f"delete {path}.pin and run again"):
+        download(url)
+    assert not os.path.exists(path) and not _leftovers(cache)
+    assert _pin(path)["sha256"] == _sha256(DATA)
+
+
+def test_a_resumed_download_is_checked_against_the_pin(server, cache):
+    url = server.url("/weights/model.pdparams")
+    path = download(url)
+    os.remove(path)
+    with open(f"{path}.part", "wb") as file:  # a cut download left behind
+        file.write(DATA[:30000])
+    server.files["/weights/model.pdparams"] = DATA[:-1] + b"x"
+    with pytest.raises(DownloadError, match=f"{url} changed on the server .*: sha256 {_sha256(DATA)} -> "):
+        download(url)
+    assert server.ranges[-1] == "bytes=30000-" and not os.path.exists(path) and not _leftovers(cache)
+
+    with open(f"{path}.part", "wb") as file:
+        file.write(DATA[:30000])
+    server.files["/weights/model.pdparams"] = DATA
+    assert open(download(url), "rb").read() == DATA and server.ranges[-1] == "bytes=30000-"
+
+
+def test_a_file_cached_without_a_pin_is_pinned_on_its_next_load(unreachable_url, cache):
+    path = cache_path(unreachable_url)
+    os.makedirs(os.path.dirname(path))
+    with open(path, "wb") as file:  # as an older version left it: no pin
+        file.write(DATA)
+    assert download(unreachable_url) == path
+    assert _pin(path) == {"url": unreachable_url, "size": len(DATA), "sha256": _sha256(DATA)}
+    with open(path, "ab") as file:
+        file.write(b"x")
+    with pytest.raises(DownloadError, match=f"{path} changed since it was downloaded"):
+        download(unreachable_url)
+
+
+def test_a_given_sha256_takes_precedence_over_the_pin(server):
+    url = server.url("/weights/model.pdparams")
+    path = download(url)
+    with open(pin_path(path), "w") as file:  # a stale pin: the published sha256 wins, and repins
+        json.dump({"url": url, "size": 1, "sha256": _sha256(b"old")}, file)
+    assert download(url, size=len(DATA), sha256=_sha256(DATA)) == path
+    assert _pin(path)["sha256"] == _sha256(DATA)
+    expected = _sha256(b"the published file")
+    with pytest.raises(DownloadError, match=f"{path} does not match what {url} should be: sha256 {expected} -> "
+                                            f"{_sha256(DATA)}; refused to load it. Delete {path} to download"):
+        download(url, sha256=expected)
+
+
+def test_an_unreadable_pin_is_refused_naming_it(server):
+    url = server.url("/weights/model.pdparams")
+    path = download(url)
+    with open(pin_path(path), "w") as file:
+        file.write("{not json")
+    with pytest.raises(DownloadError, match=f"{path}.pin is not a readable pin .*; delete it and {path} to"):
+        download(url)
 
 
 def _tar_gz(members):
@@ -122,6 +224,19 @@ def test_archive_is_extracted_once(server):
     assert path == os.path.join(cache_path(url)[:-len(".tar.gz")], "PP_STDCNet1", "model.pdparams")
     assert open(path, "rb").read() == DATA
     assert fetch(url) == path and len(server.ranges) == 1
+
+
+def test_an_archive_is_pinned_and_a_changed_one_refused(server):
+    server.files["/PP_STDCNet1.tar.gz"] = _tar_gz({"PP_STDCNet1/model.pdparams": DATA})
+    url = server.url("/PP_STDCNet1.tar.gz")
+    fetch(url)
+    archive = cache_path(url)
+    assert _pin(archive)["sha256"] == _sha256(server.files["/PP_STDCNet1.tar.gz"])
+    with open(archive, "r+b") as file:
+        file.seek(20)
+        file.write(b"\0")
+    with pytest.raises(DownloadError, match=f"{archive} changed since it was downloaded from {url}: sha256 "):
+        fetch(url)
 
 
 def test_archive_escaping_its_directory_is_refused(server, cache):

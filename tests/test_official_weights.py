@@ -1,5 +1,5 @@
 """Official weights by name: the table, names working wherever a weights path does (through the
-verified cache), and a typo answered with the closest names."""
+verified, pinned cache), and a typo answered with the closest names."""
 import hashlib
 import io
 import os
@@ -12,10 +12,12 @@ from paddleseg.models.backbones import STDC1
 
 from http_files import FileServer
 from paddleseg_liteseg.cli import main
+from paddleseg_liteseg.download import DownloadError, cache_path, pin_path
 from paddleseg_liteseg.official_weights import OFFICIAL_WEIGHTS, OfficialWeights, UnknownWeightsError, resolve
 from reference_models import build_plugin
 
 REPO = os.path.join(os.path.dirname(__file__), "..")
+HEX_DIGITS = set("0123456789abcdef")
 PADDLESEG_HOSTS = ("https://paddleseg.bj.bcebos.com/dygraph/", "https://bj.bcebos.com/paddleseg/")
 
 
@@ -27,11 +29,12 @@ def server(tmp_path, monkeypatch):
     server.stop()
 
 
-def _publish(server, monkeypatch, name, path, data):
-    """Serve ``data`` at ``path`` and list it as official weights ``name`` with its size and sha256."""
+def _publish(server, monkeypatch, name, path, data, checksums=True):
+    """Serve ``data`` at ``path`` and list it as official weights ``name``, with its size and sha256
+    unless ``checksums`` is False (as for PaddleSeg's real weights)."""
     server.files[path] = data
-    monkeypatch.setitem(OFFICIAL_WEIGHTS, name, OfficialWeights(
-        server.url(path), "test weights", size=len(data), sha256=hashlib.sha256(data).hexdigest()))
+    known = {"size": len(data), "sha256": hashlib.sha256(data).hexdigest()} if checksums else {}
+    monkeypatch.setitem(OFFICIAL_WEIGHTS, name, OfficialWeights(server.url(path), "test weights", **known))
 
 
 def test_table_lists_paddleseg_published_weights():
@@ -40,6 +43,7 @@ def test_table_lists_paddleseg_published_weights():
     for name, entry in OFFICIAL_WEIGHTS.items():
         assert entry.url.startswith(PADDLESEG_HOSTS), name
         assert entry.config is None or os.path.isfile(os.path.join(REPO, entry.config)), name
+        assert entry.sha256 is None or len(entry.sha256) == 64 and set(entry.sha256) <= HEX_DIGITS, name
 
 
 def test_a_typo_suggests_the_closest_names(tmp_path, capsys):
@@ -79,3 +83,32 @@ def test_backbone_pretrained_by_name_extracts_the_archive(server, monkeypatch, t
     loaded = STDC1(pretrained="stdc1_test")  # PaddleSeg's own loader, given the cached file
     for key, value in backbone.state_dict().items():
         np.testing.assert_array_equal(loaded.state_dict()[key].numpy(), value.numpy())
+
+
+@pytest.mark.parametrize("reference", ["name", "url"])
+def test_official_weights_without_checksums_are_pinned_on_first_use(server, monkeypatch, reference):
+    data = b"official weights" * 1000
+    _publish(server, monkeypatch, "pp_liteseg_pinned", "/dygraph/pinned/model.pdparams", data, checksums=False)
+    name_or_url = "pp_liteseg_pinned" if reference == "name" else OFFICIAL_WEIGHTS["pp_liteseg_pinned"].url
+    path = resolve(name_or_url)
+    assert path == cache_path(OFFICIAL_WEIGHTS["pp_liteseg_pinned"].url) and os.path.isfile(pin_path(path))
+    assert resolve(name_or_url) == path and server.ranges == [None]
+    with open(path, "r+b") as file:  # changed in the cache, same size
+        file.write(b"O")
+    with pytest.raises(DownloadError, match=f"{path} changed since it was downloaded from .*: sha256 "):
+        resolve(name_or_url)
+    os.remove(path)  # fetched again, but the server now has other bytes
+    server.files["/dygraph/pinned/model.pdparams"] = data + b"!"
+    with pytest.raises(DownloadError, match=f"changed on the server .*: size {len(data)} -> {len(data) + 1} "):
+        resolve(name_or_url)
+    assert not os.path.exists(path)
+
+
+def test_published_checksums_are_checked_on_every_load(server, monkeypatch):
+    data = b"official weights" * 1000
+    _publish(server, monkeypatch, "pp_liteseg_published", "/dygraph/published/model.pdparams", data)
+    path = resolve("pp_liteseg_published")
+    with open(path, "r+b") as file:
+        file.write(b"O")
+    with pytest.raises(DownloadError, match=f"{path} does not match what .* should be: sha256 "):
+        resolve("pp_liteseg_published")
