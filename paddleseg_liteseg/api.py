@@ -11,7 +11,7 @@ import tempfile
 
 import yaml
 
-from .errors import ConfigError
+from .errors import ConfigError, UserError
 from .shipped_configs import resolve_config
 
 BASE_KEY = "_base_"
@@ -170,8 +170,12 @@ def export(model_or_config, save_dir, weights=None, onnx=False, int8=False, inpu
     from .datasets.class_info import class_names, palette
     from .deploy.calibration_data import agreement_set, calibration_set
     from .deploy.export import write_inference_model
+    from .deploy.fixed_shape import fixed_batch
     from .deploy.int8_choice import write_int8_models
 
+    if int8 and fixed_batch(input_shape) not in (None, 1):
+        raise UserError(f"input_shape {list(input_shape)}: int8 calibrates and searches one image at a time; "
+                        "export int8 with a batch of 1 or a dynamic one", argument="input_shape")
     is_model = isinstance(model_or_config, paddle.nn.Layer)
     config = config_of(model_or_config) if is_model else model_or_config
     transforms, classes, builder = DEFAULT_TRANSFORMS, None, None
@@ -187,9 +191,10 @@ def export(model_or_config, save_dir, weights=None, onnx=False, int8=False, inpu
                                      output_op=output_op, onnx=onnx or int8,
                                      palette=palette(classes) if classes else None,
                                      class_names=class_names(classes) if classes else None)
-    if int8:
-        images = calibration_set(config_label(model_or_config), builder, transforms, calib_images, calib_num)
-        agreement_images, labels, ignore_index = agreement_set(builder, transforms, calib_num) or (None, None, 255)
+    if int8:  # calibrated and scored at the input the model takes (resized to a fixed shape)
+        images = calibration_set(config_label(model_or_config), builder, exported.transforms, calib_images, calib_num)
+        agreement_images, labels, ignore_index = (agreement_set(builder, exported.transforms, calib_num)
+                                                  or (None, None, 255))
         exported = write_int8_models(exported, images, agreement_images, labels, min_agreement, max_miou_drop,
                                      int8_search_seconds, ignore_index).write()
     return exported

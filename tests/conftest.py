@@ -90,6 +90,33 @@ def exported(toy_model, tmp_path_factory):
     return str(save_dir)
 
 
+FIXED_SIZE = (96, 160)  # H, W of the fixed-shape export; the toy images are 128x256
+OTHER_SIZES = [(100, 150), (200, 300)]  # H, W of images a fixed-shape export is run on
+
+
+@pytest.fixture(scope="session")
+def fixed_size():
+    """(H, W) the fixed-shape export takes."""
+    return FIXED_SIZE
+
+
+@pytest.fixture(scope="session")
+def fixed_export(toy_model, tmp_path_factory):
+    """``paddleseg export --onnx --input_shape 1 3 96 160`` of the trained model (no int8)."""
+    if not ONNX_INSTALLED:
+        pytest.skip("needs the [onnx] extra (paddle2onnx, onnx, onnxruntime)")
+    save_dir = tmp_path_factory.mktemp("fixed_export")
+    assert main(["export", "--config", toy_model.config, "--model_path", toy_model.checkpoint,
+                 "--save_dir", str(save_dir), "--onnx", "--input_shape", "1", "3", *map(str, FIXED_SIZE)]) == 0
+    return str(save_dir)
+
+
+@pytest.fixture(scope="session")
+def other_size_images(val_images):
+    """Toy val images resized to ``OTHER_SIZES``: neither the fixed export's size nor each other's."""
+    return [cv2.resize(image, (width, height)) for image, (height, width) in zip(val_images, OTHER_SIZES)]
+
+
 @pytest.fixture(scope="session")
 def val_images(toy_model):
     """The toy val images as BGR arrays, as ``cv2.imread`` gives them."""

@@ -60,7 +60,8 @@ def run(args):
     from .flags import in_flag_terms
 
     check_int8_limits(args)
-    with in_flag_terms(**calibration_flags(args)):
+    flags = calibration_flags(args)
+    with in_flag_terms(paths=flags["paths"], arguments={**flags["arguments"], "input_shape": "--input_shape"}):
         exported = export(args.config, args.save_dir, weights=args.model_path, onnx=args.onnx or args.tune,
                           int8=args.int8, input_shape=args.input_shape, output_op=args.output_op,
                           calib_images=args.calib_image_path, calib_num=args.calib_num, opts=args.opts,

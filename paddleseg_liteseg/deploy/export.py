@@ -13,6 +13,7 @@ from paddleseg.deploy.export import WrappedModel
 
 from ..errors import UserError
 from .exported_model import ExportedModel
+from .fixed_shape import fitted_transforms
 from .model_files import (CLASS_NAMES_KEY, INPUT_NAME, INPUT_SHAPE_KEY, MODEL_KEY, MODEL_PREFIX, ONNX_FILE, ONNX_KEY,
                           OUTPUT_DTYPE_KEY, OUTPUT_OP_KEY, PALETTE_KEY, PARAMS_FILE, PARAMS_KEY, PROGRAM_FILES,
                           TRANSFORMS_KEY)
@@ -34,7 +35,8 @@ def write_inference_model(model, save_dir, transforms, input_shape=None, output_
         model (nn.Layer): A PaddleSeg model returning a list of logits (the first is used).
         save_dir (str): Output directory.
         transforms (list[dict]): Preprocessing as PaddleSeg config entries (the val transforms).
-        input_shape (list[int], optional): Fixed N C H W; None keeps N, H and W dynamic.
+        input_shape (list[int], optional): Fixed N C H W; None keeps N, H and W dynamic. A fixed
+            H x W ends the deployed transforms with a resize to it (``fixed_shape``).
         output_op (str): "argmax" (int32 labels N H W), "softmax" or "none" (float N C H W).
         onnx (bool): Also write ``model.onnx`` (needs paddle2onnx: the ``onnx`` extra).
         palette (list[tuple[int]], optional): Class colours (R, G, B) for overlays, and
@@ -60,7 +62,7 @@ def write_inference_model(model, save_dir, transforms, input_shape=None, output_
     deploy = {
         MODEL_KEY: program_file,
         PARAMS_KEY: PARAMS_FILE,
-        TRANSFORMS_KEY: transforms,
+        TRANSFORMS_KEY: fitted_transforms(transforms, shape),
         INPUT_SHAPE_KEY: shape,
         OUTPUT_OP_KEY: output_op,
         OUTPUT_DTYPE_KEY: "int32" if output_op == "argmax" else "float32",

@@ -2,8 +2,9 @@
 that runs it (runtimes, the runtime choice, ``tune``, the int8 file choice, ``bench``, the Predictor).
 
 It knows its ``deploy.yaml`` (``model_files`` names the keys), the file a backend runs at a
-precision, the input shape it was fixed to (if any), and its preprocessing, built once; the labels
-of a runtime's output are brought back to the image's size by ``labels_from_output``.
+precision, the input shape it was fixed to (if any), and its preprocessing, built once (resizing
+to a fixed shape: ``fixed_shape``); the labels of a runtime's output are brought back to the
+image's size by ``labels_from_output``.
 """
 import copy
 import functools
@@ -13,6 +14,7 @@ import numpy as np
 import yaml
 
 from ..errors import UserError
+from .fixed_shape import fitted_transforms, fixed_batch
 from .model_files import (DEPLOY_FILE, DEPLOY_SECTION, INPUT_SHAPE_KEY, ONNX_INT8_KEY, ONNX_KEY, REQUIRED_KEYS,
                           TRANSFORMS_KEY)
 
@@ -81,7 +83,9 @@ class ExportedModel:
 
     @property
     def transforms(self):
-        return self.deploy[TRANSFORMS_KEY]
+        """The deployed preprocessing (config entries), ending with the resize to a fixed input
+        shape's H x W (``fixed_shape``), also for models exported before it was written down."""
+        return fitted_transforms(self.deploy[TRANSFORMS_KEY], self.deploy.get(INPUT_SHAPE_KEY))
 
     @property
     def fixed_shape(self):
@@ -92,8 +96,7 @@ class ExportedModel:
     @property
     def fixed_batch(self):
         """The batch size the model was exported for, or None where it is dynamic."""
-        shape = self.deploy.get(INPUT_SHAPE_KEY) or [None]
-        return shape[0] if isinstance(shape[0], int) and shape[0] > 0 else None
+        return fixed_batch(self.deploy.get(INPUT_SHAPE_KEY))
 
     def onnx_file(self, precision, int8_key=ONNX_INT8_KEY):
         """The ONNX model a backend runs at ``precision`` (int8: ``int8_key``'s, else onnxruntime's);
@@ -116,8 +119,9 @@ class ExportedModel:
         return data["img"], data["trans_info"]
 
     def input_shape_of(self, image, batch_size=1):
-        """The N C H W input ``image`` (BGR) becomes: what tuning is keyed by."""
-        return [batch_size, *self.preprocess(image)[0].shape]
+        """The N C H W input ``image`` (BGR) becomes in batches of ``batch_size`` (or of the batch
+        the model was exported for): what tuning is keyed by."""
+        return [self.fixed_batch or batch_size, *self.preprocess(image)[0].shape]
 
 
 def preprocessing(transforms):

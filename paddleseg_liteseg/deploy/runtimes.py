@@ -14,6 +14,7 @@ import numpy as np
 from ..errors import UserError
 from .cpu_features import bf16_unavailable
 from .exported_model import BackendUnavailable, MissingExportFile
+from .fixed_shape import FixedBatchRuntime
 from .model_files import MODEL_KEY, OPENVINO_INT8_KEY, PARAMS_KEY
 
 PRECISIONS = ("fp32", "fp16", "bf16", "int8")
@@ -227,6 +228,7 @@ def create_runtime(model, backend="auto", device="cpu", precision="fp32", thread
     run it); its ``name`` says which.
 
     ``options`` go to the backend's constructor (``PaddleRuntime``'s ``onednn``, ``tensorrt``, ...).
+    A model exported for a fixed batch takes batches of any size (``fixed_shape``).
     """
     if device not in DEVICES:
         raise UserError(f"device must be one of {DEVICES}, got {device!r}")
@@ -242,4 +244,5 @@ def create_runtime(model, backend="auto", device="cpu", precision="fp32", thread
         raise reason
     if reason:
         raise BackendUnavailable(f"{backend}: {reason}")
-    return runtime_class(model, device=device, precision=precision, threads=threads, **options)
+    runtime = runtime_class(model, device=device, precision=precision, threads=threads, **options)
+    return FixedBatchRuntime(runtime, model.fixed_batch) if model.fixed_batch else runtime
