@@ -1,5 +1,10 @@
 """The HTTP application of ``paddleseg serve`` (FastAPI): PaddleX's endpoint, an upload endpoint that
-answers a PNG, liveness, readiness, Prometheus metrics, the OpenAPI page and the upload page.
+answers a PNG, liveness, health, readiness, Prometheus metrics, the OpenAPI page and the upload page.
+
+``/health`` keeps PaddleX's meaning, "send now": PaddleX builds its pipeline before its app starts,
+so its clients post as soon as ``/health`` answers 200. Here the model loads after the process
+starts, so ``/health`` answers 503 until the model has loaded and run once, like ``/ready``;
+``/live`` is the one that answers as soon as the process runs (a livenessProbe's).
 
 Every error answers PaddleX's envelope ``{"logId", "errorCode": <HTTP status>, "errorMsg"}``. Nothing a
 request sends is written to disk or logged: the log has each request's logId, endpoint, status,
@@ -14,7 +19,7 @@ from importlib import resources
 import orjson
 from fastapi import Depends, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import HTMLResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.formparsers import MultiPartException, MultiPartParser
 from starlette.concurrency import run_in_threadpool
@@ -24,15 +29,17 @@ from .model_service import ModelService, load_predictor
 from .paddlex_protocol import (ENDPOINT, ErrorResponse, InferRequest, InferResponse, labels_at, new_log_id,
                                resized_for, target_size_error)
 from .request_images import RequestError, from_base64, image_from_bytes
-from .responses import class_shares, jpeg_base64, png_base64, png_bytes
+from .responses import class_shares, jpeg_base64, no_result, png_base64, png_bytes
 from .settings import ServeSettings
 from .url_inputs import fetch, is_url
 
 LOG = logging.getLogger("paddleseg_liteseg.serving")
 UPLOAD_ENDPOINT = "/segment"
 UPLOAD_FIELD = "file"
-KNOWN_PATHS = ("/", "/health", "/ready", "/metrics", "/docs", "/openapi.json", "/redoc", ENDPOINT, UPLOAD_ENDPOINT)
+KNOWN_PATHS = ("/", "/live", "/health", "/ready", "/metrics", "/docs", "/openapi.json", "/redoc", ENDPOINT,
+               UPLOAD_ENDPOINT)
 MODEL_PATHS = (ENDPOINT, UPLOAD_ENDPOINT)
+LOADING = "the model is still loading; retry when GET /health (or GET /ready) answers 200"
 
 
 def create_app(settings, loader=load_predictor):
@@ -50,8 +57,8 @@ def create_app(settings, loader=load_predictor):
         service.stop()
 
     app = FastAPIOffline(title="PP-LiteSeg segmentation server", lifespan=lifespan,
-                         description="PaddleX's semantic-segmentation protocol, a PNG upload endpoint, health, "
-                                     "readiness and Prometheus metrics.",
+                         description="PaddleX's semantic-segmentation protocol, a PNG upload endpoint, liveness, "
+                                     "health, readiness and Prometheus metrics.",
                          responses={code: {"model": ErrorResponse} for code in (401, 413, 422, 500, 503)})
     app.add_middleware(_RequestLog, metrics=metrics, max_body=max_body)
 
@@ -63,12 +70,16 @@ def create_app(settings, loader=load_predictor):
             raise RequestError("missing or wrong API key: send it as the X-API-Key header "
                                "(or Authorization: Bearer KEY)", status=401)
 
-    async def segment(data, target_size=None, source="image"):
-        """The request image, its labels at its own size and the model's Segmented result."""
+    def require_model():
+        """503 until the model has loaded and run once, saying whether it is loading or what failed."""
         if service.error is not None:
             raise RequestError(f"the model failed to load: {service.error}", status=503)
         if not service.ready:
-            raise RequestError("the model is still loading; retry when GET /ready answers 200", status=503)
+            raise RequestError(LOADING, status=503)
+
+    async def segment(data, target_size=None, source="image"):
+        """The request image, its labels at its own size and the model's Segmented result."""
+        require_model()
         with waiting:
             image = await run_in_threadpool(image_from_bytes, data, settings.max_megapixels, source)
             result = await service.segment(resized_for(image, target_size))
@@ -120,16 +131,20 @@ def create_app(settings, loader=load_predictor):
                    "X-Classes": json.dumps(classes, separators=(",", ":"))}
         return Response(png_bytes(labels), media_type="image/png", headers=headers)
 
-    @app.get("/health", summary="Liveness: the process answers")
-    async def health(request: Request):
-        return {"logId": request.state.log_id, "errorCode": 0, "errorMsg": "Healthy"}
+    @app.get("/live", summary="Liveness: 200 as soon as the process answers (a livenessProbe's endpoint)")
+    async def live(request: Request):
+        return no_result(request.state.log_id, 0, "Alive")
 
-    @app.get("/ready", summary="Readiness: 200 once the model has loaded and run once")
+    @app.get("/health", summary="PaddleX's health check: 200 once the model has loaded and run once, else 503",
+             description="PaddleX's clients post as soon as this answers 200, so it waits for the model; "
+                         "`/live` answers while the model loads.")
+    async def health(request: Request):
+        require_model()
+        return no_result(request.state.log_id, 0, "Healthy")
+
+    @app.get("/ready", summary="Readiness: 200 once the model has loaded and run once, with what it runs")
     async def ready(request: Request):
-        if service.error is not None:
-            raise RequestError(f"the model failed to load: {service.error}", status=503)
-        if not service.ready:
-            raise RequestError("the model is still loading", status=503)
+        require_model()
         predictor = service.predictor
         return {"logId": request.state.log_id, "errorCode": 0, "errorMsg": "Ready",
                 "result": {"backend": predictor.backend, "precision": service.precision,
@@ -212,11 +227,7 @@ def _validation_message(error):
 
 
 def _error(request, status, message):
-    return _envelope(request.state.log_id, status, message)
-
-
-def _envelope(log_id, status, message):
-    return JSONResponse({"logId": log_id, "errorCode": status, "errorMsg": message}, status_code=status)
+    return no_result(request.state.log_id, status, message)
 
 
 def _bearer(header):
@@ -279,7 +290,7 @@ class _RequestLog:
             self.metrics.in_flight.inc()
         try:
             if declared is not None and declared.isdigit() and int(declared) > self.max_body:
-                await _envelope(log_id, 413, refuse)(scope, receive, recording_send)
+                await no_result(log_id, 413, refuse)(scope, receive, recording_send)
             else:
                 await self.app(scope, limited_receive, recording_send)
         finally:

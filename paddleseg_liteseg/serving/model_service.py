@@ -1,9 +1,9 @@
 """The model behind a server: loaded in the background, warmed up once, fed by the micro-batcher.
 
-Loading takes seconds, so the server answers ``/health`` at once and ``/ready`` only after the
-model has loaded and run once. Whether batches pay on this machine is measured then too, unless
-the settings say: a batch of images of one size runs faster than the same images one by one on
-some CPUs and runtimes, and slower on others.
+Loading takes seconds, so the server answers ``/live`` at once, and ``/health`` and ``/ready``
+only once the model has loaded and run once (``ready``). Whether batches pay on this machine is
+measured then too, unless the settings say: a batch of images of one size runs faster than the
+same images one by one on some CPUs and runtimes, and slower on others.
 """
 import dataclasses
 import logging
@@ -60,6 +60,7 @@ class ModelService:
 
     @property
     def ready(self):
+        """The model has loaded and run once: requests may be sent (``/health`` and ``/ready`` answer 200)."""
         return self.batcher is not None
 
     def start(self):
@@ -82,8 +83,9 @@ class ModelService:
             warmup = np.full((*self._warmup_size(exported), 3), 127, dtype=np.uint8)
             self.predictor.predict(warmup)
             max_batch_size, fixed_batch = self.settings.max_batch_size, exported and exported.fixed_batch
-            if fixed_batch:
-                max_batch_size, self.batching_note = 1, f"off: the model was exported for batches of {fixed_batch}"
+            if fixed_batch:  # a smaller batch is padded to it (deploy.fixed_shape)
+                max_batch_size = fixed_batch
+                self.batching_note = f"up to {fixed_batch} images: the model was exported for batches of {fixed_batch}"
             elif max_batch_size is None:
                 max_batch_size, self.batching_note = self._measure_batching(warmup)
             else:

@@ -1,11 +1,20 @@
-"""A label map as the server answers it: row-major ids for PaddleX, a single-channel PNG, each
-class's share of the pixels with its name and colour, and the overlay as a JPEG."""
+"""What the server answers: PaddleX's envelope without a result, and a label map as row-major ids
+for PaddleX, a single-channel PNG, each class's share of the pixels with its name and colour, and
+the overlay as a JPEG."""
 import base64
 
 import cv2
 import numpy as np
+from fastapi.responses import JSONResponse
 
 JPEG_QUALITY = 90
+
+
+def no_result(log_id, error_code, message):
+    """PaddleX's ``NoResultResponse``, ``{"logId", "errorCode", "errorMsg"}``, as JSON: HTTP 200 for
+    ``error_code`` 0 (``/health``, ``/live``), else ``error_code`` is the HTTP status (every error)."""
+    return JSONResponse({"logId": log_id, "errorCode": error_code, "errorMsg": message},
+                        status_code=error_code or 200)
 
 
 def class_shares(labels, class_names, color_map):

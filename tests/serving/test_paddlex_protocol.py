@@ -1,5 +1,6 @@
 """PaddleX's semantic-segmentation protocol: its documented client gets what `paddleseg infer` writes."""
 import base64
+import time
 
 import cv2
 import numpy as np
@@ -47,6 +48,39 @@ def test_paddlex_client_gets_the_label_map_infer_writes(start_server, exported, 
     assert code == 0
     choice = choose_runtime(ExportedModel.read(exported))  # infer's and the server's, on this CPU
     assert f"Serving {exported} on {choice.backend} {choice.precision}" in output and f"at {server.url}" in output
+
+
+@pytest.mark.slow
+def test_paddlex_client_that_waits_for_health_and_posts_at_once_gets_200(start_server, photo):
+    """PaddleX builds its pipeline before its app starts, so its clients take /health's 200 as "send
+    now": polled from the server's start, the first 200 of /health lets the next request through."""
+    server = start_server("--max_batch_size", "1")
+    deadline, health = time.monotonic() + 180, None
+    while time.monotonic() < deadline and server.process.poll() is None:
+        try:
+            health = requests.get(f"{server.url}/health", timeout=5)
+        except requests.ConnectionError:  # not listening yet
+            health = None
+        if health is not None and health.status_code == 200:
+            break
+        if health is not None:
+            assert health.status_code == 503 and health.json()["errorCode"] == 503, health.text
+        time.sleep(0.05)
+    assert health is not None and health.status_code == 200, server.stop()[1]
+    assert (health.json()["errorCode"], health.json()["errorMsg"]) == (0, "Healthy")
+
+    result = paddlex_client(server.url, photo)
+
+    labels = np.array(result["labelMap"], dtype=np.uint8).reshape(result["size"])
+    assert labels.shape == cv2.imread(photo).shape[:2]
+    assert server.stop()[0] == 0
+
+
+def assert_paddlex_error(response, status, words):
+    """``response`` is PaddleX's error: the HTTP status, ``{"logId", "errorCode": status, "errorMsg"}``."""
+    body = response.json()
+    assert response.status_code == status and set(body) == {"logId", "errorCode", "errorMsg"}, response.text
+    assert body["errorCode"] == status and body["logId"] and words in body["errorMsg"], response.text
 
 
 @pytest.fixture(scope="module")
@@ -98,16 +132,19 @@ def test_visualize_follows_the_request_else_the_server_default(client, photo):
     assert shown["image"] and hidden["image"] is None
 
 
-def test_health_and_readiness(client):
-    health = client.get("/health").json()
-    assert (health["errorCode"], health["errorMsg"]) == (0, "Healthy")
+def test_liveness_health_and_readiness_once_loaded(client):
+    live, health = client.get("/live"), client.get("/health")
+    assert live.status_code == 200 and (live.json()["errorCode"], live.json()["errorMsg"]) == (0, "Alive")
+    assert health.status_code == 200 and set(health.json()) == {"logId", "errorCode", "errorMsg"}
+    assert (health.json()["errorCode"], health.json()["errorMsg"]) == (0, "Healthy")
     ready = client.get("/ready").json()["result"]
     assert (ready["backend"], ready["precision"]) == ("onnxruntime", "fp32")
     assert ready["batching"].startswith("off") and ready["classNames"]
 
 
-def test_readiness_waits_for_the_model(exported):
-    """/ready answers 503 while the model loads and 200 after; inference is refused meanwhile."""
+def test_health_and_readiness_wait_for_the_model_and_liveness_does_not(exported):
+    """/health and /ready answer 503 (PaddleX's error) while the model loads and 200 after; /live
+    answers 200 all along; inference is refused meanwhile."""
     import threading
 
     from fastapi.testclient import TestClient
@@ -123,14 +160,15 @@ def test_readiness_waits_for_the_model(exported):
 
     settings = ServeSettings(model_dir=exported, backend="onnxruntime", max_batch_size=1)
     with TestClient(create_app(settings, loader=slow_loader)) as client:
-        assert client.get("/health").status_code == 200
-        loading = client.get("/ready")
-        assert loading.status_code == 503 and "loading" in loading.json()["errorMsg"]
+        assert client.get("/live").status_code == 200
+        assert_paddlex_error(client.get("/health"), 503, "the model is still loading")
+        assert_paddlex_error(client.get("/ready"), 503, "the model is still loading")
         refused = client.post("/semantic-segmentation", json={"image": "aGVsbG8="})
-        assert refused.status_code == 503 and "GET /ready" in refused.json()["errorMsg"]
+        assert_paddlex_error(refused, 503, "retry when GET /health")
         release.set()
         from serving.conftest import wait_ready
-        wait_ready(lambda: client.get("/ready"))
+        wait_ready(lambda: client.get("/health"))
+        assert client.get("/ready").status_code == 200 and client.get("/live").status_code == 200
 
 
 def test_a_model_that_fails_to_load_says_why(tmp_path):
@@ -143,4 +181,6 @@ def test_a_model_that_fails_to_load_says_why(tmp_path):
         from serving.conftest import wait_ready
         with pytest.raises(AssertionError, match="failed to load"):
             wait_ready(lambda: client.get("/ready"), timeout=60)
-        assert client.get("/ready").status_code == 503
+        assert_paddlex_error(client.get("/ready"), 503, "the model failed to load: ")
+        assert_paddlex_error(client.get("/health"), 503, "the model failed to load: ")
+        assert client.get("/live").status_code == 200

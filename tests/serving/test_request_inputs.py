@@ -226,6 +226,7 @@ def test_api_key_is_required_when_set(exported, small_photo):
         assert client.post("/semantic-segmentation", json=payload,
                            headers={"Authorization": "Bearer s3cret"}).status_code == 200
         assert client.get("/").status_code == 200 and client.get("/ready").json()["result"]["apiKeyRequired"]
+        assert client.get("/live").status_code == 200 and client.get("/health").status_code == 200  # probes: no key
 
 
 def test_metrics_count_requests_errors_batches_and_latency(client, small_photo):
@@ -250,7 +251,7 @@ def _sample(text, name):
 
 def test_openapi_page_and_schema_are_served_offline(client):
     schema = client.get("/openapi.json").json()
-    assert {"/semantic-segmentation", "/segment", "/health", "/ready", "/metrics"} <= set(schema["paths"])
+    assert {"/semantic-segmentation", "/segment", "/live", "/health", "/ready", "/metrics"} <= set(schema["paths"])
     docs = client.get("/docs").text
     assert "swagger" in docs.lower() and "cdn.jsdelivr" not in docs
     assert client.get("/not-here").json()["errorCode"] == 404

@@ -35,7 +35,7 @@ def test_sigterm_answers_the_requests_in_flight_refuses_new_ones_and_exits_0(sta
     server.process.send_signal(15)
     time.sleep(0.5)
     with pytest.raises(requests.ConnectionError):
-        requests.get(f"{server.url}/health", timeout=5)
+        requests.get(f"{server.url}/live", timeout=5)
     for client in clients:
         client.join(120)
     code, output = server.stop(send_sigterm=False)
