@@ -8,11 +8,17 @@ Without VNNI (``avx512_vnni``, ``avx_vnni`` or AMX's ``amx_int8``), int8 kernels
 products in saturating 16-bit pairs, exact only for 7-bit weights: ``int8_products_exact``.
 The instruction-set flags also key tuning results (``tune.py``), so a model directory copied to
 another kind of CPU is re-tuned.
+
+``PADDLESEG_LITESEG_HIDE_CPU_FLAGS`` (flags separated by spaces) hides flags the CPU has, so that
+every choice made here (7-bit int8 weights, bf16, the tuning key) is made as on a CPU without them:
+an export for an AVX2-only fleet made on a newer machine, or the test suite run as such a CPU runs it.
 """
+import os
 import platform
 from collections import namedtuple
 
 CPUINFO = "/proc/cpuinfo"
+HIDE_FLAGS_ENV = "PADDLESEG_LITESEG_HIDE_CPU_FLAGS"
 BF16_FLAGS = ("avx512_bf16", "amx_bf16")
 VNNI_FLAGS = ("avx512_vnni", "avx_vnni", "amx_int8")
 # Flags that decide which kernels a runtime can use; others (bugs, virtualisation) vary between
@@ -23,7 +29,8 @@ CpuInfo = namedtuple("CpuInfo", ["model", "flags"])
 
 
 def read_cpu_info(path=CPUINFO):
-    """The CPU's model name and its instruction-set flags (an empty set where the file is missing)."""
+    """The CPU's model name and its instruction-set flags (an empty set where the file is missing),
+    less those ``HIDE_FLAGS_ENV`` hides."""
     model, flags = None, set()
     try:
         with open(path) as file:
@@ -36,7 +43,8 @@ def read_cpu_info(path=CPUINFO):
                     flags = set(value.split())
     except OSError:
         pass
-    isa = frozenset(flag for flag in flags if flag.startswith(ISA_PREFIXES))
+    hidden = set(os.environ.get(HIDE_FLAGS_ENV, "").split())
+    isa = frozenset(flag for flag in flags if flag.startswith(ISA_PREFIXES) and flag not in hidden)
     return CpuInfo(model or platform.processor() or platform.machine(), isa)
 
 

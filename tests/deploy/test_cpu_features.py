@@ -1,6 +1,6 @@
 """CPU capabilities from /proc/cpuinfo: the model name, the instruction-set flags, whether bf16 runs."""
-from paddleseg_liteseg.deploy.cpu_features import (bf16_flags, bf16_matrix_units, bf16_unavailable, int8_products_exact,
-                                                   read_cpu_info)
+from paddleseg_liteseg.deploy.cpu_features import (HIDE_FLAGS_ENV, bf16_flags, bf16_matrix_units, bf16_unavailable,
+                                                   int8_products_exact, read_cpu_info)
 
 CPUINFO = """processor\t: 0
 model name\t: Intel(R) Xeon(R) Example 1234
@@ -49,3 +49,12 @@ def test_int8_products_are_exact_with_vnni_or_amx_only(tmp_path):
     assert not int8_products_exact(read_cpu_info(str(without_vnni)))
     without_vnni.write_text(CPUINFO.format(extra="amx_int8").replace(" avx512_vnni", ""))
     assert int8_products_exact(read_cpu_info(str(without_vnni)))
+
+
+def test_hidden_flags_make_every_choice_as_a_cpu_without_them(tmp_path, monkeypatch):
+    """PADDLESEG_LITESEG_HIDE_CPU_FLAGS: an AVX-512 VNNI + bf16 CPU read as an AVX2-only one."""
+    path = _cpuinfo(tmp_path, "avx512_bf16")
+    monkeypatch.setenv(HIDE_FLAGS_ENV, "avx512f avx512_vnni avx512_bf16")
+    info = read_cpu_info(path)
+    assert "avx2" in info.flags and not {"avx512f", "avx512_vnni", "avx512_bf16"} & info.flags
+    assert not int8_products_exact(info) and bf16_unavailable(info)
