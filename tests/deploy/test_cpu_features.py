@@ -1,4 +1,6 @@
 """CPU capabilities from /proc/cpuinfo: the model name, the instruction-set flags, whether bf16 runs."""
+import pytest
+
 from paddleseg_liteseg.deploy.cpu_features import (HIDE_FLAGS_ENV, bf16_flags, bf16_matrix_units, bf16_unavailable,
                                                    int8_products_exact, read_cpu_info)
 
@@ -11,6 +13,12 @@ processor\t: 1
 model name\t: Intel(R) Xeon(R) Example 1234
 flags\t\t: fpu sse sse2 ssse3 avx avx2 fma avx512f avx512_vnni {extra} hypervisor arch_perfmon
 """
+
+
+@pytest.fixture(autouse=True)
+def all_flags_shown(monkeypatch):
+    """These tests read made-up cpuinfo files, whatever flags the suite's run hides."""
+    monkeypatch.delenv(HIDE_FLAGS_ENV, raising=False)
 
 
 def _cpuinfo(tmp_path, extra=""):
