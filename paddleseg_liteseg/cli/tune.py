@@ -1,9 +1,11 @@
-"""``paddleseg tune``: time every runtime of an exported model here, record the fastest that stays correct."""
+"""``paddleseg tune``: time every runtime of an exported model here, record the fastest that stays correct
+(a lossy one only where it is clearly faster)."""
 
 
 def add_tune_arguments(parser):
     """The limits and images of a tuning run (``tune`` and ``export --tune``)."""
     from ..deploy.agreement import MAX_MIOU_DROP, MIN_AGREEMENT
+    from ..deploy.tune import MAX_ROUNDS, MAX_SECONDS, MIN_LOSSY_GAIN
 
     parser.add_argument("--min_agreement", type=float, default=MIN_AGREEMENT,
                         help=f"Smallest share of pixels equal to fp32's a runtime may have (default {MIN_AGREEMENT}).")
@@ -14,7 +16,15 @@ def add_tune_arguments(parser):
                         help="A file list of 'image label' lines (relative to the list's folder): images to "
                              "tune on, with labels for mIoU.")
     parser.add_argument("--tune_num", type=int, default=16, help="Images to tune on (default 16).")
-    parser.add_argument("--tune_repeats", type=int, default=10, help="Timed rounds (default 10).")
+    parser.add_argument("--tune_repeats", type=int, default=10,
+                        help="Timed rounds at least (default 10); then more until it is clear whether a lossy "
+                             f"runtime (int8, bf16) beats exact fp32 by more than the noise and by "
+                             f"{100 * MIN_LOSSY_GAIN:g}%%, up to --tune_max_repeats or --tune_seconds.")
+    parser.add_argument("--tune_max_repeats", type=int, default=MAX_ROUNDS,
+                        help=f"Timed rounds at most (default {MAX_ROUNDS}).")
+    parser.add_argument("--tune_seconds", type=float, default=MAX_SECONDS,
+                        help=f"Seconds of timing after which no round is started past --tune_repeats "
+                             f"(default {MAX_SECONDS}); a lossy runtime still undecided then is not chosen.")
     parser.add_argument("--batch_size", type=int, default=1,
                         help="Images per timed run, as `paddleseg infer --batch_size` will run them "
                              "(default 1); the tuning result applies to that batch size.")
@@ -88,11 +98,13 @@ def run_tuning(args, model, pairs, ignore_index):
 
     if not 0 <= args.min_agreement <= 1:
         raise UserError(f"--min_agreement must be between 0 and 1, got {args.min_agreement}")
+    if args.tune_repeats < 1:
+        raise UserError(f"--tune_repeats must be >= 1, got {args.tune_repeats}")
     samples = tuning_samples(pairs, model, args.tune_num)
     entry = tune(model, samples, device=getattr(args, "device", None) or "cpu",
                  threads=getattr(args, "cpu_threads", None), min_agreement=args.min_agreement,
                  max_miou_drop=args.max_miou_drop / 100, repeats=args.tune_repeats, ignore_index=ignore_index,
-                 batch_size=args.batch_size)
+                 batch_size=args.batch_size, max_rounds=args.tune_max_repeats, max_seconds=args.tune_seconds)
     print(format_entry(entry))
     print(f"Wrote {os.path.join(model.directory, TUNING_FILE)}")
 

@@ -1,6 +1,8 @@
 """How fast ``infer`` ran: the model's time per image (median over runs) and images per second end
-to end; ``seconds``, the one timer of the benchmarks and the int8 file choice; and
-``time_interleaved``, the rounds ``bench`` and ``tune`` time runtimes in."""
+to end; ``seconds``, the one timer of the benchmarks and the int8 file choice;
+``time_interleaved``, the rounds ``bench`` times runtimes in, and ``time_until``, the same rounds
+until a verdict (``tune``); ``median_interval``, how far a median of such runs can be trusted."""
+import math
 import statistics
 import time
 
@@ -22,10 +24,66 @@ def time_interleaved(runners, repeats, warmup):
             runners[name]()
     times = {name: [] for name in names}
     for round_index in range(repeats):
-        offset = round_index % len(names)
-        for name in names[offset:] + names[:offset]:
-            times[name].append(seconds(runners[name]))
+        _time_round(runners, round_index, times, time.perf_counter)
     return times
+
+
+def _time_round(runners, round_index, times, clock, settle=0.0):
+    """Time every runner once, starting one further along the list each round; append its seconds.
+    Where ``settle`` > 0, a runner first runs untimed, once and until ``settle`` seconds have passed."""
+    names = list(runners)
+    offset = round_index % len(names)
+    for name in names[offset:] + names[:offset]:
+        if settle > 0:
+            start = clock()
+            runners[name]()
+            while clock() - start < settle:
+                runners[name]()
+        start = clock()
+        runners[name]()
+        times[name].append(clock() - start)
+
+
+def time_until(runners, settled, min_rounds, max_rounds, max_seconds, warmup, settle=0.0, clock=time.perf_counter):
+    """{name: [seconds per run]} in ``time_interleaved``'s rounds: at least ``min_rounds``, then until
+    ``settled(times)`` is true, ``max_rounds`` have run or ``max_seconds`` have passed since the
+    warm-up (a round once begun is finished).
+
+    Args:
+        settle (float): Seconds a runner runs untimed (at least once; 0: not at all) before its
+            timed call, in each turn: the runner before it may leave threads spinning for a while
+            (onnxruntime's pool, OpenMP's block time), slowing whichever runs next on those cores.
+        clock: The timer, a parameter for tests.
+    """
+    for runner in runners.values():
+        for _ in range(warmup):
+            runner()
+    times = {name: [] for name in runners}
+    min_rounds = max(1, min_rounds)  # a verdict needs times
+    start = clock()
+    for round_index in range(max(min_rounds, max_rounds)):
+        if round_index >= min_rounds and (settled(times) or clock() - start >= max_seconds):
+            break
+        _time_round(runners, round_index, times, clock, settle)
+    return times
+
+
+def median_interval(values, confidence=0.95):
+    """(low, high): a distribution-free confidence interval of the median of ``values``.
+
+    The range of the values less the k smallest and the k largest, k as large as keeps the chance
+    that at most k of n runs fall below the true median (Binomial(n, 1/2)) at most
+    (1 - confidence) / 2: the median lies outside with at most 1 - confidence. It assumes nothing
+    about the shape of the times (the long tails of a loaded machine included). With fewer than 6
+    runs at 95% it is the whole range, at a lower confidence.
+    """
+    ordered = sorted(values)
+    count = len(ordered)
+    excluded, below = 0, math.comb(count, 0) / 2 ** count  # P(count below the median <= excluded)
+    while below + math.comb(count, excluded + 1) / 2 ** count <= (1 - confidence) / 2:
+        excluded += 1
+        below += math.comb(count, excluded) / 2 ** count
+    return ordered[excluded], ordered[count - 1 - excluded]
 
 
 class TimedRuntime:

@@ -1,6 +1,9 @@
-"""Choosing the runtime by measurement: the rules on a given table, tuning.json written by
-``paddleseg tune`` and read by ``paddleseg infer``, and stale entries (other CPU, threads, shape) refused."""
+"""Choosing the runtime by measurement: the rules on a given table (a lossy runtime only where it is
+clearly faster than exact fp32), when timing stops (on a fake clock), tuning.json written by
+``paddleseg tune`` with each row's spread and read by ``paddleseg infer``, and stale entries (other
+CPU, threads, shape) refused."""
 import importlib.util
+import itertools
 import json
 import re
 import shutil
@@ -11,9 +14,12 @@ import pytest
 
 from paddleseg_liteseg.cli import main
 from paddleseg_liteseg.deploy import ExportedModel, runtime_choice, runtimes
+from paddleseg_liteseg.deploy import tune as tune_module
+from paddleseg_liteseg.deploy.inference_timing import median_interval, time_until
 from paddleseg_liteseg.deploy.model_files import TUNING_FILE
 from paddleseg_liteseg.deploy.runtime_choice import choose_runtime
-from paddleseg_liteseg.deploy.tune import Sample, measure, pick, tuning_samples
+from paddleseg_liteseg.deploy.tune import (MIN_LOSSY_GAIN, Sample, choose, format_entry, lossy_verdict, measure, pick,
+                                           time_rows, tune, tuning_samples)
 from paddleseg_liteseg.deploy.tuning_file import tuning_key
 from paddleseg_liteseg.errors import UserError
 
@@ -24,10 +30,13 @@ DEPLOY = {"model": "model.json", "params": "model.pdiparams", "transforms": [{"t
           "onnx": "model.onnx", "onnx_int8": "model_int8.onnx"}
 
 
-def _row(backend, precision, ms, agreement, miou=None):
+def _row(backend, precision, ms, agreement, miou=None, interval=None):
+    """A measured row; ``interval`` (low, high) the median's, else the median alone."""
     row = {"backend": backend, "precision": precision, "median_ms": ms, "agreement": agreement}
     if miou is not None:
         row["miou"] = miou
+    if interval is not None:
+        row["median_interval_ms"] = list(interval)
     return row
 
 
@@ -47,6 +56,171 @@ def test_a_runtime_losing_mIoU_is_not_chosen_however_it_agrees():
     assert "more than 0.005 below fp32's 0.6" in rows[1]["why_not"]
     rows[2]["miou"] = 0.5
     assert (pick(rows)["backend"], pick(rows)["precision"]) == ("paddle", "fp32")
+
+
+def test_a_lossy_runtime_5_percent_faster_is_not_chosen_however_tight_its_spread():
+    rows = [_row("paddle", "fp32", 100, 1.0, interval=(99.9, 100.1)),
+            _row("onnxruntime", "int8", 95, 0.995, interval=(94.9, 95.1))]
+    choice, why = choose(rows)
+    assert (choice["backend"], choice["precision"]) == ("paddle", "fp32")
+    assert why == ("paddle fp32, exact, is kept: onnxruntime int8 is 1.05x as fast, "
+                   f"under the {MIN_LOSSY_GAIN:.0%} a lossy path must gain")
+    assert lossy_verdict(rows[1], rows[0]) == "not faster"
+
+
+def test_a_lossy_runtime_20_percent_faster_with_a_tight_spread_is_chosen():
+    rows = [_row("paddle", "fp32", 100, 1.0, interval=(98, 102)),
+            _row("onnxruntime", "int8", 80, 0.995, interval=(79, 82))]
+    choice, why = choose(rows)
+    assert (choice["backend"], choice["precision"]) == ("onnxruntime", "int8")
+    assert why.startswith("onnxruntime int8 is 1.25x as fast as paddle fp32, the fastest exact runtime: "
+                          "beyond its noise")
+
+
+def test_a_lossy_runtime_20_percent_faster_within_the_noise_is_not_chosen():
+    rows = [_row("paddle", "fp32", 100, 1.0, interval=(85, 130)),
+            _row("onnxruntime", "int8", 80, 0.995, interval=(70, 95))]
+    choice, why = choose(rows)
+    assert (choice["backend"], choice["precision"]) == ("paddle", "fp32")
+    assert "within its noise (the 95% intervals of the medians overlap)" in why
+    assert "under the" not in why
+    assert lossy_verdict(rows[1], rows[0]) == "undecided"
+
+
+def test_exact_fp32_runtimes_compete_on_their_medians_alone():
+    rows = [_row("paddle", "fp32", 50, 1.0, interval=(40, 60)), _row("onnxruntime", "fp32", 48, 0.9999,
+                                                                    interval=(30, 70))]
+    choice, why = choose(rows)
+    assert (choice["backend"], choice["precision"]) == ("onnxruntime", "fp32")
+    assert why == "onnxruntime fp32 is the fastest exact runtime; no lossy runtime is within the limits"
+
+
+def test_the_fastest_exact_runtime_is_what_a_lossy_one_must_beat():
+    rows = [_row("paddle", "fp32", 100, 1.0, interval=(99, 101)), _row("openvino", "fp32", 85, 1.0, interval=(84, 86)),
+            _row("openvino", "int8", 80, 0.995, interval=(79, 81))]
+    choice, why = choose(rows)
+    assert (choice["backend"], choice["precision"]) == ("openvino", "fp32")
+    assert why.startswith("openvino fp32, exact, is kept: openvino int8 is 1.06x as fast")
+
+
+def test_an_fp32_runtime_that_agrees_less_is_lossy():
+    rows = [_row("paddle", "fp32", 100, 1.0, interval=(99, 101)),
+            _row("openvino", "fp32", 97, 0.995, interval=(96, 98))]
+    assert pick(rows)["backend"] == "paddle"
+
+
+def test_median_interval_is_the_order_statistics_that_cover_the_median_95_percent_of_the_time():
+    assert median_interval(range(10)) == (1, 8)  # P(Binomial(10, 1/2) <= 1) = 11/1024 <= 2.5%
+    assert median_interval([3, 1, 2, 5, 4]) == (1, 5)  # too few runs for 95%: the whole range
+    assert median_interval(range(100)) == (39, 60)
+
+
+class FakeClock:
+    """A clock that only runners move: each call of a runner takes its next duration (ms)."""
+
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+    def runner(self, durations_ms):
+        durations = iter(durations_ms)
+
+        def run():
+            self.now += next(durations) / 1000
+        return run
+
+
+def _candidates():
+    return [dict(_row("paddle", "fp32", None, 1.0), eligible=True),
+            dict(_row("onnxruntime", "int8", None, 0.995), eligible=True)]
+
+
+def test_timing_goes_on_until_a_lossy_runtime_is_clearly_faster():
+    clock = FakeClock()
+    rows = _candidates()
+    # int8 slow in its first 4 rounds: its median's interval leaves them out only from 17 runs on
+    time_rows(rows, [clock.runner(iter(lambda: 10, None)), clock.runner([11] * 4 + [8] * 200)],
+              repeats=10, max_rounds=100, max_seconds=60, settle=0, clock=clock)
+    assert [row["runs"] for row in rows] == [17, 17]
+    assert rows[1]["median_interval_ms"] == [8, 8] and (rows[1]["min_ms"], rows[1]["max_ms"]) == (8, 11)
+    assert pick(rows)["precision"] == "int8"
+
+
+def test_timing_stops_at_the_minimum_once_a_lossy_runtime_is_clearly_not_worth_it():
+    clock = FakeClock()
+    rows = _candidates()
+    time_rows(rows, [clock.runner(iter(lambda: 10, None)), clock.runner(iter(lambda: 9.5, None))],
+              repeats=10, max_rounds=100, max_seconds=60, settle=0, clock=clock)
+    assert [row["runs"] for row in rows] == [10, 10]
+    assert pick(rows)["precision"] == "fp32"
+
+
+@pytest.mark.parametrize("max_rounds, max_seconds, runs", [(30, 60, 30), (100, 0.5, 26)])
+def test_timing_without_a_verdict_stops_at_a_limit_and_keeps_fp32(max_rounds, max_seconds, runs):
+    clock = FakeClock()
+    rows = _candidates()
+    noisy = itertools.cycle([8, 11])  # int8: its median's interval always spans 8 .. 11
+    time_rows(rows, [clock.runner(iter(lambda: 10, None)), clock.runner(noisy)],
+              repeats=10, max_rounds=max_rounds, max_seconds=max_seconds, settle=0,
+              clock=clock)
+    assert [row["runs"] for row in rows] == [runs, runs]  # a round of 10 + 9.5 ms a time: 26 past 0.5 s
+    choice, why = choose(rows)
+    assert choice["precision"] == "fp32"
+    assert "within its noise" in why and why.endswith(f"(undecided when timing stopped after {runs} rounds)")
+
+
+def test_timing_runs_its_minimum_rounds_even_when_settled_at_once():
+    calls = []
+    times = time_until({"a": lambda: calls.append("a")}, lambda times: True, min_rounds=3, max_rounds=10,
+                       max_seconds=60, warmup=1)
+    assert calls == ["a"] * 4 and len(times["a"]) == 3
+
+
+def test_in_its_turn_a_runtime_runs_untimed_for_the_settling_time_first():
+    clock = FakeClock()
+    # a: 3 untimed calls of 40 ms fill the 0.1 s, then one timed; b: a single call of 150 ms does
+    times = time_until({"a": clock.runner(itertools.cycle([40, 40, 40, 10])),
+                        "b": clock.runner(itertools.cycle([150, 20]))},
+                       lambda times: False, min_rounds=3, max_rounds=3, max_seconds=60, warmup=0, settle=0.1,
+                       clock=clock)
+    assert [round(1000 * value) for value in times["a"]] == [10] * 3
+    assert [round(1000 * value) for value in times["b"]] == [20] * 3
+
+
+class FakeBackend:
+    def __init__(self, precisions):
+        self.precisions = precisions
+
+    def unavailable(self, model, device, precision):
+        return None if precision in self.precisions else f"no {precision} here"
+
+
+@pytest.fixture
+def fake_runtimes(monkeypatch):
+    """Paddle fp32, onnxruntime fp32 and int8 as runtimes that label every pixel 0."""
+    monkeypatch.setattr(tune_module, "BACKENDS", {"paddle": FakeBackend(["fp32"]),
+                                                  "onnxruntime": FakeBackend(["fp32", "int8"])})
+    monkeypatch.setattr(tune_module, "create_runtime", lambda model, backend, device, precision, threads:
+                        lambda batch: np.zeros((len(batch), *batch.shape[2:]), "int64"))
+
+
+def test_tuning_json_records_each_rows_spread_and_why_it_chose(tmp_path, fake_runtimes):
+    samples = [Sample(np.zeros((3, 8, 16), "float32"), [], None)] * 2
+    entry = tune(ExportedModel(tmp_path, DEPLOY), samples, threads=1, repeats=3, max_rounds=5, max_seconds=1)
+    [written] = json.loads((tmp_path / TUNING_FILE).read_text())["entries"]
+    assert written == entry and entry["why"] and entry["min_lossy_gain"] == MIN_LOSSY_GAIN
+    assert entry["key"]["input_shape"] == [1, 3, 8, 16] and 3 <= entry["rounds"]["timed"] <= 5
+    assert {(row["backend"], row["precision"]) for row in entry["rows"]} == {
+        ("paddle", "fp32"), ("onnxruntime", "fp32"), ("onnxruntime", "int8")}
+    for row in entry["rows"]:
+        low, high = row["median_interval_ms"]
+        assert row["min_ms"] <= low <= row["median_ms"] <= high <= row["max_ms"] and row["runs"] == entry["rounds"]["timed"]
+    table = format_entry(entry)
+    assert "| min / median / max ms | median's 95% interval |" in table
+    assert table.splitlines()[-1] == f"Chosen: {entry['choice']['backend']} {entry['choice']['precision']}: {entry['why']}"
+    assert "skipped paddle int8: no int8 here" in table
 
 
 def _write_entry(model_dir, key, backend="paddle", precision="fp32"):
@@ -127,8 +301,9 @@ def test_tune_writes_the_choice_and_infer_runs_it(onnx_extra, exported, toy_mode
     model_dir = tmp_path / "model"
     shutil.copytree(exported, model_dir)
     assert main(["tune", "--model_dir", str(model_dir), "--tune_labels", str(toy_model.root / "val.txt"),
-                 "--tune_num", "4", "--tune_repeats", "2", "--cpu_threads", "1"]) == 0
-    assert "Wrote" in capsys.readouterr().out
+                 "--tune_num", "4", "--tune_repeats", "2", "--tune_seconds", "5", "--cpu_threads", "1"]) == 0
+    output = capsys.readouterr().out
+    assert "Wrote" in output and "| min / median / max ms |" in output
     [entry] = json.loads((model_dir / TUNING_FILE).read_text())["entries"]
     assert entry["key"] == tuning_key("cpu", 1, entry["key"]["input_shape"]) and entry["images"] == 4
     rows = {(row["backend"], row["precision"]): row for row in entry["rows"]}
@@ -136,8 +311,11 @@ def test_tune_writes_the_choice_and_infer_runs_it(onnx_extra, exported, toy_mode
     assert rows[("paddle", "fp32")]["agreement"] == 1.0 and 0 < rows[("paddle", "fp32")]["miou"] <= 1
     assert rows[("onnxruntime", "fp32")]["agreement"] >= 0.9999
     chosen = rows[(entry["choice"]["backend"], entry["choice"]["precision"])]
-    assert chosen["eligible"]
-    assert chosen["median_ms"] == min(row["median_ms"] for row in rows.values() if row["eligible"])
+    assert chosen["eligible"] and entry["why"] in output
+    if chosen["precision"] == "fp32":
+        assert chosen["median_ms"] == min(row["median_ms"] for row in rows.values()
+                                          if row["eligible"] and row["precision"] == "fp32")
+    assert all(row["min_ms"] <= row["median_ms"] <= row["max_ms"] and row["runs"] >= 2 for row in rows.values())
 
     image_dir = str(toy_model.root / "leftImg8bit" / "val")
     assert main(["infer", "--model_dir", str(model_dir), "--image_path", image_dir,
@@ -192,12 +370,23 @@ def test_tune_on_a_configs_val_set_in_batches_applies_to_that_batch_size(onnx_ex
     assert f"input shape [2, 3, 128, 256] there, {SHAPE} here" in capsys.readouterr().out.splitlines()[0]
 
 
-def test_a_fixed_shape_export_is_not_tuned_at_another_batch_size(tmp_path):
+def test_a_fixed_batch_export_is_tuned_in_batches_of_its_size(tmp_path, fake_runtimes):
     samples = [Sample(np.zeros(SHAPE[1:], "float32"), [], None)]
-    with pytest.raises(UserError, match=re.escape(f"exported for input {SHAPE}, but tuning would run [2, 3, 128, 256]")):
-        measure(ExportedModel(tmp_path, dict(DEPLOY, input_shape=SHAPE)), samples, batch_size=2)
+    fixed = [2, *SHAPE[1:]]
+    _, _, input_shape = measure(ExportedModel(tmp_path, dict(DEPLOY, input_shape=fixed)), samples, threads=1,
+                                repeats=1, warmup=0, batch_size=1, max_rounds=1)
+    assert list(input_shape) == fixed
 
 
 def test_tune_without_images_names_the_flags_that_give_them(tmp_path, capsys):
     assert main(["tune", "--model_dir", str(tmp_path)]) == 1
     assert "give the images to tune on: --image_path, --tune_labels or --config" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["tune", "export"])
+def test_the_tuning_time_flags_are_documented(command, capsys):
+    with pytest.raises(SystemExit) as exit_code:
+        main([command, "--help"])
+    assert exit_code.value.code == 0
+    output = capsys.readouterr().out
+    assert all(flag in output for flag in ("--tune_repeats", "--tune_max_repeats", "--tune_seconds"))
