@@ -14,11 +14,10 @@ limits, on the same images and threads. Each process's model ms/image (median) c
 For each runtime: its speed-up over the exact reference in tune's table (the medians) with the
 interval tune's spread allows (the reference's 95% interval of the median over the runtime's,
 end against end), and in infer (medians over the processes). Verdict: the chosen runtime's
-speed-up in infer lies within tune's interval. That interval is the noise of tune's medians; it
-cannot hold what differs between the two by design: tune calls a runtime back to back, infer
-between reading, preprocessing and writing images, which a runtime whose threads or matrix units
-go idle in between pays for on each call. Writes the "tune vs infer" section of results.md and
-prints it.
+speed-up in infer lies within tune's interval. tune waits before each timed call as long as
+infer's own work on an image takes (reading, preprocessing, writing), since a runtime whose
+threads or matrix units go idle in between pays for it on each call. Writes the "tune vs infer"
+section of results.md and prints it.
 """
 import argparse
 import datetime
@@ -112,9 +111,8 @@ def markdown(entry, exact_id, lines, settings):
             f"{settings['resolution']} (labelled), then `paddleseg infer` on {settings['infer_images']} images, "
             f"one process a runtime and round, {settings['infer_rounds']} rounds in turn. The machine is shared "
             f"with other jobs: load average {settings['load_before']} before, {settings['load_after']} after "
-            f"(on {os.cpu_count()} cores), so the times carry that load. tune calls each runtime back to back "
-            "(after a tenth of a second of untimed calls), infer between reading, preprocessing and writing "
-            "images: the interval below is the noise of tune's medians, not that difference.", "",
+            f"(on {os.cpu_count()} cores), so the times carry that load. tune runs each runtime untimed for a "
+            "tenth of a second, waits as long as infer's own work on an image takes, then times one call.", "",
             "tune's table:", "", "```", format_entry(entry), "```", "",
             f"Speed-up over the exact reference ({name(exact_id)}, tune's fastest fp32); tune's interval: the "
             "reference's 95% interval of the median over the runtime's, end against end:", "",

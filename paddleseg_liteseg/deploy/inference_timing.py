@@ -28,9 +28,10 @@ def time_interleaved(runners, repeats, warmup):
     return times
 
 
-def _time_round(runners, round_index, times, clock, settle=0.0):
+def _time_round(runners, round_index, times, clock, settle=0.0, pause=0.0):
     """Time every runner once, starting one further along the list each round; append its seconds.
-    Where ``settle`` > 0, a runner first runs untimed, once and until ``settle`` seconds have passed."""
+    Where ``settle`` > 0, a runner first runs untimed, once and until ``settle`` seconds have passed;
+    then ``pause`` seconds pass idle before its timed call."""
     names = list(runners)
     offset = round_index % len(names)
     for name in names[offset:] + names[:offset]:
@@ -39,12 +40,15 @@ def _time_round(runners, round_index, times, clock, settle=0.0):
             runners[name]()
             while clock() - start < settle:
                 runners[name]()
+        if pause > 0:
+            time.sleep(pause)
         start = clock()
         runners[name]()
         times[name].append(clock() - start)
 
 
-def time_until(runners, settled, min_rounds, max_rounds, max_seconds, warmup, settle=0.0, clock=time.perf_counter):
+def time_until(runners, settled, min_rounds, max_rounds, max_seconds, warmup, settle=0.0, clock=time.perf_counter,
+               pause=0.0):
     """{name: [seconds per run]} in ``time_interleaved``'s rounds: at least ``min_rounds``, then until
     ``settled(times)`` is true, ``max_rounds`` have run or ``max_seconds`` have passed since the
     warm-up (a round once begun is finished).
@@ -54,6 +58,8 @@ def time_until(runners, settled, min_rounds, max_rounds, max_seconds, warmup, se
             timed call, in each turn: the runner before it may leave threads spinning for a while
             (onnxruntime's pool, OpenMP's block time), slowing whichever runs next on those cores.
         clock: The timer, a parameter for tests.
+        pause (float): Idle seconds before each timed call (after settling): the host's own work
+            between two runs in ``infer``, during which a runtime's threads or units may go idle.
     """
     for runner in runners.values():
         for _ in range(warmup):
@@ -64,7 +70,7 @@ def time_until(runners, settled, min_rounds, max_rounds, max_seconds, warmup, se
     for round_index in range(max(min_rounds, max_rounds)):
         if round_index >= min_rounds and (settled(times) or clock() - start >= max_seconds):
             break
-        _time_round(runners, round_index, times, clock, settle)
+        _time_round(runners, round_index, times, clock, settle, pause)
     return times
 
 

@@ -8,7 +8,12 @@ Timing: interleaved rounds (each runtime timed once a round, the order rotating)
 ``repeats`` rounds, then more until every verdict below is reached, or ``max_rounds`` or
 ``max_seconds``. In its turn a runtime first runs untimed for ``SETTLE_SECONDS`` (at least once):
 the runtime before it leaves threads spinning for a while (onnxruntime's pool, OpenMP's block
-time), which would slow it, the fast ones most, where ``infer`` runs one runtime alone. Each
+time), which would slow it, the fast ones most, where ``infer`` runs one runtime alone. Then it
+waits as long as ``paddleseg infer``'s own work on an image takes, measured on the samples
+(reading, preprocessing, labels back at the image's size, the label PNG and the overlay encoded:
+``Sample.host_seconds`` and ``_output_seconds``), before its timed call, as ``infer`` calls it
+between images: a runtime whose threads or matrix units go idle in that time (AMX's do) pays for
+waking them on each call, in ``infer`` and so in ``tune``. Each
 row records its min, median and max ms and a 95% confidence interval of its median, the
 distribution-free one of order statistics (``inference_timing.median_interval``): it needs no
 assumption about the shape of the times, which on a loaded machine have long tails.
@@ -25,11 +30,13 @@ model and instruction-set flags, the thread count and the input shape: on anothe
 count or shape the entry does not apply, and ``infer`` says so.
 """
 import datetime
+import io
 import itertools
 import statistics
 import time
 from collections import namedtuple
 
+import cv2
 import numpy as np
 
 from ..errors import UserError
@@ -50,7 +57,9 @@ EXACT_AGREEMENT = 0.999  # pixel agreement an fp32 runtime keeps to count as exa
 MAX_ROUNDS, MAX_SECONDS = 100, 60  # when timing stops without a verdict
 SETTLE_SECONDS = 0.1  # a runtime's untimed calls before each timed one (see Timing above)
 
-Sample = namedtuple("Sample", ["image", "trans_info", "label"])
+# host_seconds: reading and preprocessing the image and encoding an overlay of its size, infer's
+# work on it besides the run (the label PNG and mapping labels back: ``_output_seconds``).
+Sample = namedtuple("Sample", ["image", "trans_info", "label", "host_seconds"], defaults=[0.0])
 
 
 def tuning_samples(pairs, model, count=TUNING_IMAGES):
@@ -61,15 +70,18 @@ def tuning_samples(pairs, model, count=TUNING_IMAGES):
         raise UserError("tuning found no images")
     samples = []
     for image_path, label_path in spread(pairs, count):
+        start = time.perf_counter()
         image = read_image(image_path)
         input_image, trans_info = model.preprocess(image)
+        cv2.imencode(".png", image)  # as infer writes the overlay, an image of this size
+        host_seconds = time.perf_counter() - start
         label = np.asarray(Image.open(label_path)) if label_path else None
         if label is not None and label.ndim != 2:
             raise UserError(f"{label_path}: a label must be a single-channel image")
         if label is not None and label.shape != image.shape[:2]:
             raise UserError(f"{label_path}: a label of {label.shape[1]}x{label.shape[0]} for an image of "
                             f"{image.shape[1]}x{image.shape[0]} ({image_path})")
-        samples.append(Sample(input_image, trans_info, label))
+        samples.append(Sample(input_image, trans_info, label, host_seconds))
     return samples
 
 
@@ -107,26 +119,46 @@ def measure(model, samples, device="cpu", threads=None, repeats=10, warmup=2, ig
             runtimes[RuntimeId(backend, precision)] = create_runtime(model, backend, device, precision, threads)
     if REFERENCE not in runtimes:
         raise UserError(f"tuning needs Paddle Inference fp32 as the reference: {skipped[str(REFERENCE)]}")
-    labels = {key: [labels_from_output(runtime(sample.image[np.newaxis])[0], sample.trans_info)
-                    for sample in samples] for key, runtime in runtimes.items()}
+    labels, mapping_seconds = {}, []
+    for key, runtime in runtimes.items():
+        labels[key] = []
+        for sample in samples:
+            output = runtime(sample.image[np.newaxis])[0]
+            start = time.perf_counter()
+            labels[key].append(labels_from_output(output, sample.trans_info))
+            mapping_seconds.append(time.perf_counter() - start)
+    host_pause = (statistics.median(sample.host_seconds for sample in samples) + statistics.median(mapping_seconds)
+                  + _output_seconds(labels[REFERENCE][0]))
     rows = _scored_rows(labels, [sample.label for sample in samples], ignore_index)
     _mark_eligible(rows, min_agreement, max_miou_drop)
     timed = _batches([sample.image for sample in samples if sample.image.shape == samples[0].image.shape],
                      batch_size)
-    time_rows(rows, [_cycling(runtimes[key], timed) for key in labels], repeats, max_rounds, max_seconds, warmup)
+    time_rows(rows, [_cycling(runtimes[key], timed) for key in labels], repeats, max_rounds, max_seconds, warmup,
+              pause=batch_size * host_pause)
     return rows, skipped, input_shape
 
 
-def time_rows(rows, runners, repeats, max_rounds, max_seconds, warmup=0, settle=SETTLE_SECONDS, clock=time.perf_counter):
+def time_rows(rows, runners, repeats, max_rounds, max_seconds, warmup=0, settle=SETTLE_SECONDS, pause=0.0,
+              clock=time.perf_counter):
     """Time ``runners`` (callables, one per row of ``rows``, which ``_mark_eligible`` has marked) in
     interleaved rounds until every lossy candidate's verdict is reached (``_settled``) or a limit;
-    add each row's spread (``_spread``). ``settle`` and ``clock``: ``time_until``'s."""
+    add each row's spread (``_spread``). ``settle``, ``pause`` and ``clock``: ``time_until``'s."""
     def settled(times):
         return _settled([dict(row, **_spread(times[index])) for index, row in enumerate(rows)])
 
-    times = time_until(dict(enumerate(runners)), settled, repeats, max_rounds, max_seconds, warmup, settle, clock)
+    times = time_until(dict(enumerate(runners)), settled, repeats, max_rounds, max_seconds, warmup, settle, clock,
+                       pause=pause)
     for index, row in enumerate(rows):
         row.update(_spread(times[index]))
+
+
+def _output_seconds(labels):
+    """Seconds ``infer`` takes to encode the label PNG of ``labels`` (PaddleSeg's pseudo-colour map)."""
+    from paddleseg.utils.visualize import get_pseudo_color_map
+
+    start = time.perf_counter()
+    get_pseudo_color_map(labels).save(io.BytesIO(), format="PNG")
+    return time.perf_counter() - start
 
 
 def _scored_rows(labels, truth, ignore_index):

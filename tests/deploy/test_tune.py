@@ -7,6 +7,7 @@ import itertools
 import json
 import re
 import shutil
+import time
 
 import cv2
 import numpy as np
@@ -187,6 +188,25 @@ def test_in_its_turn_a_runtime_runs_untimed_for_the_settling_time_first():
                        clock=clock)
     assert [round(1000 * value) for value in times["a"]] == [10] * 3
     assert [round(1000 * value) for value in times["b"]] == [20] * 3
+
+
+def test_each_timed_call_follows_the_hosts_pause_after_settling(monkeypatch):
+    """infer calls a runtime between images: tune waits as long as that work before each timed call."""
+    events = []
+    monkeypatch.setattr(time, "sleep", lambda seconds: events.append(("pause", seconds)))
+    time_until({"a": lambda: events.append("a")}, lambda times: False, min_rounds=2, max_rounds=2,
+               max_seconds=60, warmup=0, settle=1e-9, pause=0.02)
+    assert events == ["a", ("pause", 0.02), "a"] * 2
+
+
+def test_the_pause_is_the_hosts_measured_work_on_an_image(tmp_path, fake_runtimes, monkeypatch):
+    pauses = []
+    real_time_until = tune_module.time_until
+    monkeypatch.setattr(tune_module, "time_until",
+                        lambda *args, pause, **kwargs: pauses.append(pause) or real_time_until(*args, **kwargs))
+    samples = [Sample(np.zeros((3, 8, 16), "float32"), [], None, host_seconds) for host_seconds in (0.01, 0.03, 0.02)]
+    measure(ExportedModel(tmp_path, DEPLOY), samples, repeats=1, warmup=0, max_rounds=1)
+    assert 0.02 <= pauses[0] < 0.03  # the median host time, plus mapping labels back (no resize here)
 
 
 class FakeBackend:
