@@ -21,7 +21,7 @@ COMMANDS = [
     ("export", "export", "Export for deployment: Paddle inference model, deploy.yaml, dynamic ONNX, int8 (PaddleSeg's tools/export.py)"),
     ("infer", "infer", "Segment images, videos or a camera with an exported model on Paddle Inference, onnxruntime or OpenVINO"),
     ("serve", "serve", "Serve an exported model over HTTP: PaddleX's protocol, PNG uploads, a page, metrics"),
-    ("tune", "tune", "Time every runtime of an exported model here; record the fastest that agrees with fp32 (read by infer)"),
+    ("tune", "tune", "Time every runtime of an exported model here; record the fastest that agrees with fp32, a lossy one only where clearly faster (read by infer)"),
     ("bench", "bench", "Time a model on every runtime (optionally against PaddleSeg's PPLiteSeg), with params and FLOPs"),
 ]
 
