@@ -19,9 +19,9 @@ from pathlib import Path
 import numpy as np
 
 from paddleseg_liteseg.deploy import ExportedModel, create_runtime
-from paddleseg_liteseg.deploy.cpu_features import read_cpu_info
-from paddleseg_liteseg.deploy.model_files import ONNX_KEY, OPENVINO_INT8_KEY
-from paddleseg_liteseg.deploy.quantize import calibration_images, quantize_nncf
+from paddleseg_liteseg.deploy.running.cpu_features import read_cpu_info
+from paddleseg_liteseg.deploy.exporting.model_files import ONNX_KEY, OPENVINO_INT8_KEY
+from paddleseg_liteseg.deploy.int8.quantize import calibration_images, quantize_nncf
 
 HERE = Path(__file__).resolve().parent
 NEAR = 0.01  # a pixel is near when its top-two logit gap is below this fraction of the logit scale

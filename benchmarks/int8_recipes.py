@@ -33,15 +33,14 @@ import numpy as np
 
 from paddleseg_liteseg.cli import main as paddleseg
 from paddleseg_liteseg.deploy import ExportedModel, create_runtime
-from paddleseg_liteseg.deploy.cpu_features import read_cpu_info
-from paddleseg_liteseg.deploy.export import write_inference_model
-from paddleseg_liteseg.deploy.inference_timing import seconds, time_interleaved
-from paddleseg_liteseg.deploy.int8_choice import search_starts
-from paddleseg_liteseg.deploy.int8_search import search_from_recipes
-from paddleseg_liteseg.deploy.model_files import INT8_SEARCH_KEY, ONNX_INT8_KEY, OPENVINO_INT8_KEY, RECIPE_FILES
-from paddleseg_liteseg.deploy.tuning_file import read_entries
-from paddleseg_liteseg.deploy.quantize import (calibration_images, fold_batch_norms, labelled_images, quantize_nncf,
-                                               quantize_onnx)
+from paddleseg_liteseg.deploy.running.cpu_features import read_cpu_info
+from paddleseg_liteseg.deploy.exporting.export import write_inference_model
+from paddleseg_liteseg.deploy.running.inference_timing import seconds, time_interleaved
+from paddleseg_liteseg.deploy.int8.int8_choice import search_starts
+from paddleseg_liteseg.deploy.int8.int8_search import search_from_recipes
+from paddleseg_liteseg.deploy.exporting.model_files import (INT8_SEARCH_KEY, ONNX_INT8_KEY, OPENVINO_INT8_KEY, RECIPE_FILES)
+from paddleseg_liteseg.deploy.running.tuning_file import read_entries
+from paddleseg_liteseg.deploy.int8.quantize import (calibration_images, fold_batch_norms, labelled_images, quantize_nncf, quantize_onnx)
 from paddleseg_liteseg.evaluation.confusion import mean_iou
 from report_sections import replace_section
 from run_benchmarks import (CAMVID_PROCESSES, CAMVID_SAMPLE, camvid_config, prepare_camvid_sample, trained_checkpoint,

@@ -25,10 +25,10 @@ import paddle
 
 from paddleseg_liteseg import build_model
 from paddleseg_liteseg.deploy import create_runtime
-from paddleseg_liteseg.deploy.cpu_features import read_cpu_info
-from paddleseg_liteseg.deploy.export import write_inference_model
-from paddleseg_liteseg.deploy.inference_timing import time_interleaved
-from paddleseg_liteseg.deploy.model_files import MODEL_KEY, ONNX_KEY, PARAMS_KEY
+from paddleseg_liteseg.deploy.running.cpu_features import read_cpu_info
+from paddleseg_liteseg.deploy.exporting.export import write_inference_model
+from paddleseg_liteseg.deploy.running.inference_timing import time_interleaved
+from paddleseg_liteseg.deploy.exporting.model_files import MODEL_KEY, ONNX_KEY, PARAMS_KEY
 
 HERE = Path(__file__).resolve().parent
 CONFIGS = {"T": "pp_liteseg_stdc1_cityscapes_1024x512_scale0.5_160k", "B": "pp_liteseg_stdc2_cityscapes_1024x512_scale0.5_160k"}

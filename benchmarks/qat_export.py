@@ -38,7 +38,7 @@ def try_export(name, model, shape):
     from paddle.quantization.quanters import FakeQuanterWithAbsMaxObserver
     from paddle.quantization.quanters.abs_max import FakeQuanterWithAbsMaxObserverLayer
 
-    from paddleseg_liteseg.deploy.onnx_conversion import convert_to_onnx
+    from paddleseg_liteseg.deploy.exporting.onnx_conversion import convert_to_onnx
     from paddleseg_liteseg.errors import UserError
 
     quanter = FakeQuanterWithAbsMaxObserver(moving_rate=0.9)

@@ -33,18 +33,18 @@ import paddleseg_liteseg
 from paddleseg_liteseg.datasets import toy
 from paddleseg_liteseg.datasets.file_lists import list_line
 from paddleseg_liteseg.deploy import create_runtime
-from paddleseg_liteseg.deploy.agreement import MAX_MIOU_DROP, MIN_AGREEMENT
-from paddleseg_liteseg.deploy.bench import benchmark
-from paddleseg_liteseg.deploy.cpu_features import read_cpu_info
-from paddleseg_liteseg.deploy.gemm_rates import GEMM_SIZE
-from paddleseg_liteseg.deploy.export import write_inference_model
-from paddleseg_liteseg.deploy.exported_model import preprocessing
-from paddleseg_liteseg.deploy.model_files import INT8_SCORES_KEY
-from paddleseg_liteseg.deploy.int8_choice import write_int8_models
-from paddleseg_liteseg.deploy.quantize import calibration_images, spread
-from paddleseg_liteseg.deploy.runtime_id import RuntimeId
-from paddleseg_liteseg.deploy.runtimes import BackendUnavailable
-from paddleseg_liteseg.deploy.tune import measure, pick, tuning_samples
+from paddleseg_liteseg.deploy.int8.agreement import MAX_MIOU_DROP, MIN_AGREEMENT
+from paddleseg_liteseg.deploy.measuring.bench import benchmark
+from paddleseg_liteseg.deploy.running.cpu_features import read_cpu_info
+from paddleseg_liteseg.deploy.measuring.gemm_rates import GEMM_SIZE
+from paddleseg_liteseg.deploy.exporting.export import write_inference_model
+from paddleseg_liteseg.deploy.exporting.exported_model import preprocessing
+from paddleseg_liteseg.deploy.exporting.model_files import INT8_SCORES_KEY
+from paddleseg_liteseg.deploy.int8.int8_choice import write_int8_models
+from paddleseg_liteseg.deploy.int8.quantize import calibration_images, spread
+from paddleseg_liteseg.deploy.running.runtime_id import RuntimeId
+from paddleseg_liteseg.deploy.running.runtimes import BackendUnavailable
+from paddleseg_liteseg.deploy.measuring.tune import measure, pick, tuning_samples
 from paddleseg_liteseg.evaluation.confusion import mean_iou
 from report_sections import kept_sections
 

@@ -45,13 +45,12 @@ from paddleseg.models.backbones import STDC1, STDC2
 
 import paddleseg_liteseg  # noqa: F401  (registers LiteSeg, installs the plugin's loss)
 from report_sections import replace_section
-from paddleseg_liteseg.cpu_settings import (CPUINFO, USER_VARIABLE, set_threads, training_threads,
-                                            use_mkl_avx2_kernels)
-from paddleseg_liteseg.deploy.bench import complexity
-from paddleseg_liteseg.deploy.cpu_features import bf16_flags
-from paddleseg_liteseg.deploy.gemm_rates import gemm_gflops
-from paddleseg_liteseg.deploy.inference_timing import seconds
-from paddleseg_liteseg.models.weights import convert_to_official
+from paddleseg_liteseg.cpu_settings import CPUINFO, USER_VARIABLE, set_threads, training_threads, use_mkl_avx2_kernels
+from paddleseg_liteseg.deploy.measuring.bench import complexity
+from paddleseg_liteseg.deploy.running.cpu_features import bf16_flags
+from paddleseg_liteseg.deploy.measuring.gemm_rates import gemm_gflops
+from paddleseg_liteseg.deploy.running.inference_timing import seconds
+from paddleseg_liteseg.weights.layouts import convert_to_official
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results.md"

@@ -32,9 +32,9 @@ from pathlib import Path
 import cv2
 
 from paddleseg_liteseg.datasets import toy
-from paddleseg_liteseg.deploy.cpu_features import read_cpu_info
-from paddleseg_liteseg.deploy.tune import MIN_LOSSY_GAIN, format_entry, is_exact
-from paddleseg_liteseg.deploy.tuning_file import read_entries
+from paddleseg_liteseg.deploy.running.cpu_features import read_cpu_info
+from paddleseg_liteseg.deploy.measuring.tune import MIN_LOSSY_GAIN, format_entry, is_exact
+from paddleseg_liteseg.deploy.running.tuning_file import read_entries
 from report_sections import replace_section
 from run_benchmarks import NUM_CLASSES, TOY_SIZE, trained_checkpoint
 

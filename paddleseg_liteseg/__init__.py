@@ -4,7 +4,7 @@ Importing this package registers ``LiteSeg``, ``UAFM``, ``SPPM``, ``FLD``, ``Lit
 ``CamVid`` dataset in PaddleSeg's ``manager`` registries, puts a faster, equal
 ``OhemCrossEntropyLoss`` in place of PaddleSeg's (see ``losses``), makes PaddleSeg 2.8's trainer,
 losses and evaluator work on Paddle 3 (see ``compat``), and makes every ``paddle.load`` of the
-process refuse checkpoints that carry code (see ``secure_loading``). The Python API: ``build_model`` (a config
+process refuse checkpoints that carry code (see ``weights.paddle_load_guard``). The Python API: ``build_model`` (a config
 file, shipped name or dict to a model), ``Predictor`` (images to label maps and overlays),
 and ``export`` (as ``paddleseg export``).
 """
@@ -21,9 +21,10 @@ if importlib.util.find_spec("paddle") is None:
 warnings.filterwarnings("ignore", message="No ccache found", category=UserWarning)
 
 from . import cpu_settings  # noqa: E402,F401  (reads OMP_NUM_THREADS before Paddle sets it)
-from . import compat, secure_loading  # noqa: E402
+from . import compat  # noqa: E402
+from .weights import paddle_load_guard  # noqa: E402
 
-secure_loading.install()  # a security measure for the whole process: see secure_loading
+paddle_load_guard.install()  # a security measure for the whole process: see weights.paddle_load_guard
 compat.apply()
 
 from . import datasets, losses, models  # noqa: E402,F401

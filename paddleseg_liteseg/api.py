@@ -118,7 +118,7 @@ def _drop_pretrained(section, prefix="model"):
 
 def with_weights(model, weights=None):
     """``model`` holding the checkpoint at ``weights`` (either layout) when given."""
-    from .models.weights import load_pretrained
+    from .weights.layouts import load_pretrained
     if weights:
         load_pretrained(model, weights)
     return model
@@ -168,10 +168,10 @@ def export(model_or_config, save_dir, weights=None, onnx=False, int8=False, inpu
     import paddle
 
     from .datasets.class_info import class_names, palette
-    from .deploy.calibration_data import agreement_set, calibration_set
-    from .deploy.export import write_inference_model
-    from .deploy.fixed_shape import fixed_batch
-    from .deploy.int8_choice import write_int8_models
+    from .deploy.int8.calibration_data import agreement_set, calibration_set
+    from .deploy.exporting.export import write_inference_model
+    from .deploy.exporting.fixed_shape import fixed_batch
+    from .deploy.int8.int8_choice import write_int8_models
 
     if int8 and fixed_batch(input_shape) not in (None, 1):
         raise UserError(f"input_shape {list(input_shape)}: int8 calibrates and searches one image at a time; "

@@ -114,11 +114,11 @@ class _ExportedModel:
 
     def __init__(self, model_dir, backend, device, precision, threads, input_shape, runtime_options):
         from .api import default_device
-        from .deploy.exported_model import ExportedModel
-        from .deploy.inference_timing import TimedRuntime
-        from .deploy.model_files import CLASS_NAMES_KEY, PALETTE_KEY
-        from .deploy.runtime_choice import choose_runtime
-        from .deploy.runtimes import create_runtime
+        from .deploy.exporting.exported_model import ExportedModel
+        from .deploy.running.inference_timing import TimedRuntime
+        from .deploy.exporting.model_files import CLASS_NAMES_KEY, PALETTE_KEY
+        from .deploy.running.runtime_choice import choose_runtime
+        from .deploy.running.runtimes import create_runtime
 
         self.exported = ExportedModel.read(model_dir)
         device = device or default_device()
@@ -130,7 +130,7 @@ class _ExportedModel:
         self.palette, self.class_names = self.exported.get(PALETTE_KEY), self.exported.get(CLASS_NAMES_KEY)
 
     def __call__(self, inputs):
-        from .deploy.exported_model import labels_from_output
+        from .deploy.exporting.exported_model import labels_from_output
 
         shapes = {image.shape for image, _ in inputs}
         if len(shapes) == 1:

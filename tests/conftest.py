@@ -70,7 +70,7 @@ def trained_model(toy_model):
     """The trained LiteSeg, freshly built from the config and loaded from the checkpoint, in eval mode."""
     from paddleseg.cvlibs import Config, SegBuilder
 
-    from paddleseg_liteseg.models.weights import load_pretrained
+    from paddleseg_liteseg.weights.layouts import load_pretrained
 
     with paddle.utils.unique_name.guard():
         model = SegBuilder(Config(toy_model.config)).model

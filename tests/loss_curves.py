@@ -46,7 +46,7 @@ def losses(model_name, settings):
     from paddleseg.cvlibs import manager
     from paddleseg.models import losses as paddleseg_losses
 
-    from paddleseg_liteseg.models.weights import convert_to_official
+    from paddleseg_liteseg.weights.layouts import convert_to_official
     from reference_models import build_official, build_plugin
 
     paddle.seed(0)

@@ -181,9 +181,9 @@ def test_the_import_survives_a_fix_that_cannot_be_installed():
 
 def test_the_environment_variable_turns_the_fixes_off_but_not_safe_loading():
     _needs()
-    result = _python("import paddleseg_liteseg; from paddleseg_liteseg import compat, secure_loading; "
-                     "from paddleseg.utils import metrics; "
-                     "print(compat.applied(), sorted(compat.ORIGINALS), sorted(secure_loading.ORIGINALS), "
+    result = _python("import paddleseg_liteseg; from paddleseg_liteseg import compat; "
+                     "from paddleseg_liteseg.weights import paddle_load_guard; from paddleseg.utils import metrics; "
+                     "print(compat.applied(), sorted(compat.ORIGINALS), sorted(paddle_load_guard.ORIGINALS), "
                      "metrics.calculate_area.__module__)",
                      **{compat.DISABLE_ENV: '1'})
     assert result.returncode == 0, result.stderr

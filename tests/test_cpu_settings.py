@@ -1,8 +1,7 @@
 """Training's CPU settings: the thread-count policy and MKL's kernel choice, on fake machines."""
 import pytest
 
-from paddleseg_liteseg.cpu_settings import (ThreadSettingError, cpu_vendor_and_flags, training_threads,
-                                            use_mkl_avx2_kernels)
+from paddleseg_liteseg.cpu_settings import (ThreadSettingError, cpu_vendor_and_flags, training_threads, use_mkl_avx2_kernels)
 
 
 @pytest.mark.parametrize("cpus, workers, environ, threads", [

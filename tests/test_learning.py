@@ -3,7 +3,7 @@ import numpy as np
 from paddleseg.core import evaluate
 from paddleseg.cvlibs import Config, SegBuilder
 
-from paddleseg_liteseg.models.weights import load_pretrained
+from paddleseg_liteseg.weights.layouts import load_pretrained
 
 # Required: twice the mIoU of predicting the majority class everywhere, which a model that has not
 # learned to tell the classes apart cannot reach (tests/conftest.py trains it).

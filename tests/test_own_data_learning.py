@@ -9,7 +9,7 @@ import pytest
 from paddleseg.cvlibs import Config, SegBuilder
 
 from paddleseg_liteseg.cli import main
-from paddleseg_liteseg.models.weights import load_pretrained
+from paddleseg_liteseg.weights.layouts import load_pretrained
 
 NUM_IMAGES, SIZE, ITERS = 24, 64, 50
 

@@ -52,7 +52,7 @@ class Missing(importlib.abc.MetaPathFinder):
 sys.meta_path.insert(0, Missing())
 for module in pkgutil.walk_packages(paddleseg_liteseg.__path__, "paddleseg_liteseg."):
     if not module.name.endswith("__main__") and not module.name.startswith(
-            ("paddleseg_liteseg.serving", "paddleseg_liteseg.cli.serve")):
+            ("paddleseg_liteseg.serving", "paddleseg_liteseg.cli.deploy.serve")):
         importlib.import_module(module.name)
 """
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT)

@@ -70,7 +70,7 @@ def read_images(logdir, tag):
 # tiny runtime differences do not flip (the deployment tests' agreement).
 TOY_TRAINED = {"num_train": 80, "num_val": 20, "data_seed": 1, "iters": 100, "seed": 0}
 # The package's code that the toy training runs and that changes its weights.
-TRAINING_CODE = ("models/*.py", "datasets/*.py", "compat.py", "checks/*.py", "cli/train.py", "cli/config.py")
+TRAINING_CODE = ("models/*.py", "datasets/*.py", "compat.py", "checks/*.py", "cli/training/train.py", "cli/common/config_flags.py")
 LOG_LINES_SHOWN = 60
 
 

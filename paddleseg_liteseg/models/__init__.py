@@ -4,4 +4,4 @@ from .heads import LiteSegHead
 from .liteseg import LiteSeg
 from .sppm import SPPM
 from .uafm import UAFM
-from .weights import CheckpointError, convert_checkpoint, load_pretrained
+from ..weights.layouts import CheckpointError, convert_checkpoint, load_pretrained

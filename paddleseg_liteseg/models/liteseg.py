@@ -8,7 +8,7 @@ from .fld import FLD
 from .heads import LiteSegHead
 from .resize import resize_bilinear
 from .sppm import SPPM
-from .weights import load_pretrained
+from ..weights.layouts import load_pretrained
 
 
 @manager.MODELS.add_component

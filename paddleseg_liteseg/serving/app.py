@@ -26,8 +26,7 @@ from starlette.concurrency import run_in_threadpool
 
 from .metrics import ServerMetrics
 from .model_service import ModelService, load_predictor
-from .paddlex_protocol import (ENDPOINT, ErrorResponse, InferRequest, InferResponse, labels_at, new_log_id,
-                               resized_for, target_size_error)
+from .paddlex_protocol import (ENDPOINT, ErrorResponse, InferRequest, InferResponse, labels_at, new_log_id, resized_for, target_size_error)
 from .request_images import RequestError, from_base64, image_from_bytes
 from .responses import class_shares, jpeg_base64, no_result, png_base64, png_bytes
 from .settings import ServeSettings

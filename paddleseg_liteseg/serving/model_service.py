@@ -12,7 +12,7 @@ import time
 
 import numpy as np
 
-from ..deploy.exported_model import ExportedModel
+from ..deploy.exporting.exported_model import ExportedModel
 from .batching import MicroBatcher
 
 LOG = logging.getLogger("paddleseg_liteseg.serving")

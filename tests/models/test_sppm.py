@@ -4,7 +4,7 @@ import pytest
 from paddleseg.models.pp_liteseg import PPContextModule
 
 from paddleseg_liteseg import SPPM
-from paddleseg_liteseg.models.weights import convert_official
+from paddleseg_liteseg.weights.layouts import convert_official
 
 
 @pytest.mark.parametrize("height, width", [(16, 32), (7, 11), (1, 1), (5, 3)])

@@ -46,7 +46,7 @@ def test_a_training_step_has_paddlesegs_loss_and_gradients():
     from paddleseg.models import losses as paddleseg_losses
 
     from paddleseg_liteseg.losses import OhemCrossEntropyLoss
-    from paddleseg_liteseg.models.weights import convert_official
+    from paddleseg_liteseg.weights.layouts import convert_official
     from reference_models import build_official
 
     official = build_official("T", num_classes=3)

@@ -6,7 +6,7 @@ from paddleseg.models.layers import tensor_fusion_helper
 
 from paddleseg_liteseg import UAFM
 from paddleseg_liteseg.models.uafm import mean_and_max_over_channels
-from paddleseg_liteseg.models.weights import convert_official
+from paddleseg_liteseg.weights.layouts import convert_official
 
 
 def _pair(batch=2, low_channels=16, high_channels=24, low_hw=(12, 17), high_hw=(6, 9)):

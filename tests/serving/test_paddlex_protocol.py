@@ -10,7 +10,7 @@ from PIL import Image
 
 from paddleseg_liteseg.cli import main
 from paddleseg_liteseg.deploy import ExportedModel
-from paddleseg_liteseg.deploy.runtime_choice import choose_runtime
+from paddleseg_liteseg.deploy.running.runtime_choice import choose_runtime
 from paddleseg_liteseg.image_files import read_image
 from paddleseg_liteseg.serving.paddlex_protocol import resized_for
 from paddleseg_liteseg.serving.settings import ServeSettings

@@ -1,0 +1,1 @@
+"""What every subcommand shares: ``--config``/``--opts`` as PaddleSeg's tools take them, and library errors in flag terms."""

@@ -1,0 +1,1 @@
+"""Subcommands that make or check datasets."""

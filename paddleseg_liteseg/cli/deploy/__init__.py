@@ -1,0 +1,1 @@
+"""Subcommands that export, tune, run, serve and benchmark a model."""

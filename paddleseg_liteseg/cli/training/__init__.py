@@ -1,0 +1,1 @@
+"""Subcommands around a model: configs, train, val, predict, the weights list and their conversion."""

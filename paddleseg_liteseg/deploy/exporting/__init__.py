@@ -1,0 +1,1 @@
+"""What ``paddleseg export`` writes and how it is read back: the Paddle model, ``deploy.yaml``, ONNX, a fixed input shape."""

@@ -1,0 +1,1 @@
+"""Measuring runtimes on this machine: ``tune`` (the choice ``infer`` reads) and ``bench`` (latency against GEMM and PaddleSeg)."""
