@@ -27,7 +27,7 @@ import requests
 from paddleseg_liteseg import export
 from paddleseg_liteseg.deploy.running.cpu_features import read_cpu_info
 from paddleseg_liteseg.deploy.running.runtimes import default_threads
-from paddleseg_liteseg.serving.load_run import load_run
+from load_run import load_run
 from report_sections import replace_section
 
 HERE = Path(__file__).resolve().parent

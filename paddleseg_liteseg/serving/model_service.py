@@ -5,6 +5,7 @@ only once the model has loaded and run once (``ready``). Whether batches pay on 
 measured then too, unless the settings say: a batch of images of one size runs faster than the
 same images one by one on some CPUs and runtimes, and slower on others.
 """
+import contextlib
 import dataclasses
 import logging
 import threading
@@ -48,13 +49,13 @@ class ModelService:
     Args:
         settings (ServeSettings): The model and how to run it.
         metrics (ServerMetrics): Where batch sizes and model times are recorded.
-        incoming (callable): The number of requests waiting for the model.
         loader (callable): Builds the Predictor from the settings.
     """
 
-    def __init__(self, settings, metrics, incoming, loader=load_predictor):
-        self.settings, self.metrics, self._incoming = settings, metrics, incoming
+    def __init__(self, settings, metrics, loader=load_predictor):
+        self.settings, self.metrics = settings, metrics
         self._load_predictor = loader
+        self._arriving = 0
         self.predictor, self.batcher, self.error, self.batching_note = None, None, None, None
         self._thread = threading.Thread(target=self._load, name="model-loader", daemon=True)
 
@@ -71,6 +72,16 @@ class ModelService:
         self._thread.join()
         if self.batcher is not None:
             self.batcher.stop()
+
+    @contextlib.contextmanager
+    def arriving(self):
+        """Counts a request as on its way to the model while it is inside: the batcher waits for
+        these (being read or decoded) to fill a batch."""
+        self._arriving += 1
+        try:
+            yield
+        finally:
+            self._arriving -= 1
 
     async def segment(self, image):
         """``Segmented`` of ``image`` (BGR), run in a batch with concurrent images of its size."""
@@ -92,7 +103,7 @@ class ModelService:
                 self.batching_note = "off (--max_batch_size 1)" if max_batch_size == 1 else \
                     f"up to {max_batch_size} images (--max_batch_size)"
             self.batcher = MicroBatcher(self._run_batch, max_batch_size, self.settings.batch_timeout_ms / 1000,
-                                        self._incoming, self.metrics.batch_size.observe)
+                                        lambda: self._arriving, self.metrics.batch_size.observe)
             LOG.info("Model ready: %s %s; batching %s", self.predictor.backend, self.precision,
                      self.batching_note)
         except Exception as error:  # reported by /ready and every request, and logged with its traceback

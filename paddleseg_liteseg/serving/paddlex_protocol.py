@@ -10,10 +10,13 @@ keeping its aspect ratio, each side rounded up to a multiple of 32, and the labe
 back to the image's own size (nearest). -1 and null (or leaving it out) resize nothing beyond the
 model's own preprocessing, as ``paddleseg infer`` does (an export's deploy.yaml normally resizes
 nothing, so the image runs at its own size).
+
+Every answer is one of PaddleX's two envelopes: ``ResultResponse[T]`` (a success with a result) or
+``NoResultResponse`` (every error, and a success with nothing to return).
 """
 import math
 import uuid
-from typing import List, Optional, Union
+from typing import Generic, List, Optional, TypeVar, Union
 
 import cv2
 from pydantic import BaseModel, Field, StrictBool, StrictInt
@@ -38,17 +41,23 @@ class InferResult(BaseModel):
     image: Optional[str] = Field(None, description="The overlay as a Base64 JPEG, or null")
 
 
-class InferResponse(BaseModel):
+ResultT = TypeVar("ResultT")
+
+
+class NoResultResponse(BaseModel):
+    """PaddleX's envelope without a result: ``errorCode`` 0 for a success, else the HTTP status."""
+
     logId: str
+    errorCode: int = Field(description="0, or the HTTP status of an error")
+    errorMsg: str
+
+
+class ResultResponse(NoResultResponse, Generic[ResultT]):
+    """PaddleX's envelope of a success with a result (``ResultResponse[InferResult]`` for inference)."""
+
     errorCode: int = 0
     errorMsg: str = "Success"
-    result: InferResult
-
-
-class ErrorResponse(BaseModel):
-    logId: str
-    errorCode: int = Field(description="The HTTP status")
-    errorMsg: str
+    result: ResultT
 
 
 def new_log_id():

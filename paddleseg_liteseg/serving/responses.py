@@ -1,20 +1,74 @@
-"""What the server answers: PaddleX's envelope without a result, and a label map as row-major ids
-for PaddleX, a single-channel PNG, each class's share of the pixels with its name and colour, and
-the overlay as a JPEG."""
+"""What the server answers: every answer in PaddleX's envelope (``with_result``, ``no_result``), the
+results of the upload and readiness endpoints, and a label map as a single-channel PNG, each
+class's share of the pixels with its name and colour, and the overlay as a JPEG."""
 import base64
+from typing import List, Optional
 
 import cv2
 import numpy as np
-from fastapi.responses import JSONResponse
+import orjson
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, Field
+
+from .paddlex_protocol import NoResultResponse, ResultResponse
 
 JPEG_QUALITY = 90
 
 
+def with_result(log_id, result, message="Success"):
+    """PaddleX's ``ResultResponse`` holding ``result`` (a pydantic model), validated as it is built;
+    a route declares ``response_model=ResultResponse[type(result)]``, and FastAPI answers it as JSON."""
+    return ResultResponse[type(result)](logId=log_id, errorMsg=message, result=result)
+
+
+def label_map_result(log_id, labels, overlay=None):
+    """PaddleX's inference answer (``ResultResponse[InferResult]``) as JSON, serialized from the
+    label array directly: the label map is the one large field, ints by construction (a uint8
+    array), and building and validating it as a list of Python ints would cost more than the rest
+    of the answer. Tests validate these answers against the declared model."""
+    content = {"logId": log_id, "errorCode": 0, "errorMsg": "Success",
+               "result": {"labelMap": labels.ravel(), "size": list(labels.shape), "image": overlay}}
+    return Response(orjson.dumps(content, option=orjson.OPT_SERIALIZE_NUMPY), media_type="application/json")
+
+
 def no_result(log_id, error_code, message):
-    """PaddleX's ``NoResultResponse``, ``{"logId", "errorCode", "errorMsg"}``, as JSON: HTTP 200 for
-    ``error_code`` 0 (``/health``, ``/live``), else ``error_code`` is the HTTP status (every error)."""
-    return JSONResponse({"logId": log_id, "errorCode": error_code, "errorMsg": message},
-                        status_code=error_code or 200)
+    """PaddleX's ``NoResultResponse`` as JSON: HTTP 200 for ``error_code`` 0 (``/health``, ``/live``),
+    else ``error_code`` is the HTTP status (every error)."""
+    envelope = NoResultResponse(logId=log_id, errorCode=error_code, errorMsg=message)
+    return JSONResponse(envelope.model_dump(), status_code=error_code or 200)
+
+
+class ClassShare(BaseModel):
+    """One class present in a label map."""
+
+    id: int
+    name: str
+    color: List[int] = Field(description="[R, G, B]")
+    share: float = Field(description="The class's share of the pixels")
+
+
+class UploadResult(BaseModel):
+    """``POST /segment?format=json``'s result."""
+
+    size: List[int] = Field(description="[height, width]")
+    classes: List[ClassShare] = Field(description="The classes present, largest share first")
+    backend: str
+    precision: str
+    modelTimeMs: float = Field(description="The model's time for this image")
+    batchSize: int = Field(description="Images in the batch this one ran in")
+    labelMapPng: str = Field(description="The label map as a Base64 single-channel PNG (pixel value = class id)")
+    image: Optional[str] = Field(None, description="The overlay as a Base64 JPEG, or null")
+
+
+class Readiness(BaseModel):
+    """``GET /ready``'s result: what the server runs and why."""
+
+    backend: str
+    precision: str
+    reason: str = Field(description="Why this backend and precision")
+    batching: str = Field(description="Whether requests run in batches, and why")
+    classNames: Optional[List[str]] = None
+    apiKeyRequired: bool
 
 
 def class_shares(labels, class_names, color_map):

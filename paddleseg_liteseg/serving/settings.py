@@ -62,6 +62,11 @@ class ServeSettings:
         if self.batch_timeout_ms < 0:
             raise ValueError(f"ServeSettings.batch_timeout_ms must be >= 0, got {self.batch_timeout_ms}")
 
+    @property
+    def max_body_bytes(self):
+        """``max_body_mb`` in bytes: the limit on a request's body, an upload and a URL's image."""
+        return int(self.max_body_mb * 1e6)
+
     def to_environment(self):
         """The settings as the environment variable a worker process reads (the API key apart)."""
         fields = dataclasses.asdict(self)

@@ -1,4 +1,6 @@
-"""A real photo, in-process apps and server processes of the toy-trained T's export (tests/conftest.py)."""
+"""A real photo, in-process apps and server processes of the toy-trained T's export (tests/conftest.py),
+and benchmarks/ on the import path for its load client (``load_run``), which the load test shares
+with benchmarks/serve_throughput.py."""
 import base64
 import os
 import signal
@@ -11,6 +13,7 @@ import time
 import pytest
 import requests
 
+sys.path.append(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "benchmarks"))
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,7 @@ from paddleseg_liteseg.cli import main
 from paddleseg_liteseg.deploy import ExportedModel
 from paddleseg_liteseg.deploy.running.runtime_choice import choose_runtime
 from paddleseg_liteseg.image_files import read_image
-from paddleseg_liteseg.serving.paddlex_protocol import resized_for
+from paddleseg_liteseg.serving.paddlex_protocol import InferResult, ResultResponse, resized_for
 from paddleseg_liteseg.serving.settings import ServeSettings
 from serving.conftest import app_client, base64_of
 
@@ -100,6 +100,7 @@ def infer(client, image, **fields):
     response = client.post("/semantic-segmentation", json={"image": image, **fields})
     assert response.status_code == 200, response.text
     body = response.json()
+    ResultResponse[InferResult].model_validate(body)  # what the endpoint declares in OpenAPI
     assert body["errorCode"] == 0 and body["errorMsg"] == "Success" and len(body["logId"]) == 36
     height, width = body["result"]["size"]
     return np.array(body["result"]["labelMap"], dtype=np.uint8).reshape(height, width), body["result"]

@@ -103,7 +103,7 @@ def _wait_all_workers_ready(url, tries=40):
 def test_a_bounded_load_run_has_no_errors_and_flat_memory(start_server, photo):
     """16 concurrent clients for 20 s (benchmarks/serve_throughput.py runs 60 s): zero errors, p50 and p99
     printed, and the server's memory no higher in the last quarter of the run than in the first."""
-    from paddleseg_liteseg.serving.load_run import load_run
+    from load_run import load_run  # benchmarks/load_run.py (serving/conftest.py)
 
     server = start_server("--max_batch_size", "4")
     server.wait_ready()

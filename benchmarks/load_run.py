@@ -1,5 +1,8 @@
 """A bounded load run against a server: N concurrent clients for a fixed time, on 127.0.0.1 or any
-address you own; latency percentiles, throughput, errors, and the server's memory over the run."""
+address you own; latency percentiles, throughput, errors, and the server's memory over the run.
+
+A client, not part of the server: serve_throughput.py runs it, and so does the load test
+(tests/serving/test_server_process.py)."""
 import asyncio
 import dataclasses
 import json
