@@ -8,8 +8,9 @@ SGD-momentum update, on a random batch (about 5% of its pixels ignored).
 * plugin: ``LiteSeg`` with the losses the config builds when the plugin is loaded, and the CPU
   settings ``paddleseg train`` makes (``cpu_settings.apply_training_settings``: intra-op threads,
   MKL's AVX2 kernels on AMD CPUs);
-* reference: PaddleSeg's ``PPLiteSeg`` with PaddleSeg's ``OhemCrossEntropyLoss`` (as ``compat``
-  makes it run on Paddle 3) and Paddle's defaults (one intra-op thread, MKL as it dispatches).
+* reference: PaddleSeg's ``PPLiteSeg`` with PaddleSeg's ``OhemCrossEntropyLoss`` (the copy in
+  ``tests/reference_models.py``, with the one cast Paddle 3 needs) and Paddle's defaults (one
+  intra-op thread, MKL as it dispatches).
 
 Each side runs in its own process (MKL's kernel choice is per process, made at its first call);
 the parent has them take steps in turn, in rounds with a rotating order, so a busy machine slows
@@ -30,7 +31,6 @@ import contextlib
 import io
 import multiprocessing
 import os
-import platform
 import sys
 from pathlib import Path
 
@@ -45,14 +45,16 @@ from paddleseg.models.backbones import STDC1, STDC2
 
 import paddleseg_liteseg  # noqa: F401  (registers LiteSeg, installs the plugin's loss)
 from report_sections import replace_section
-from paddleseg_liteseg.cpu_settings import CPUINFO, USER_VARIABLE, set_threads, training_threads, use_mkl_avx2_kernels
+from paddleseg_liteseg.cpu_settings import USER_VARIABLE, set_threads, training_threads, use_mkl_avx2_kernels
 from paddleseg_liteseg.deploy.measuring.bench import complexity
-from paddleseg_liteseg.deploy.running.cpu_features import bf16_flags
+from paddleseg_liteseg.deploy.running.cpu_features import bf16_flags, read_cpu_info
 from paddleseg_liteseg.deploy.measuring.gemm_rates import gemm_gflops
 from paddleseg_liteseg.deploy.running.inference_timing import seconds
 from paddleseg_liteseg.weights.layouts import convert_to_official
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "tests"))
+from reference_models import PaddleSegOhemCrossEntropyLoss  # noqa: E402
 RESULTS = HERE / "results.md"
 SECTION = "## Training throughput"
 CONFIGS = {
@@ -126,11 +128,10 @@ def build_trainer(variant, model="plugin", to_static=False, amp=None):
 
 
 def _paddleseg_loss(loss):
-    """PaddleSeg's own class of ``loss`` (whatever the registry now builds), with its settings."""
+    """PaddleSeg's own computation of ``loss`` (whatever the registry now builds), with its settings."""
     if not isinstance(loss, paddleseg_losses.OhemCrossEntropyLoss):
         raise ValueError(f"the benchmark knows PaddleSeg's OhemCrossEntropyLoss only, got {type(loss).__name__}")
-    return paddleseg_losses.OhemCrossEntropyLoss(thresh=loss.thresh, min_kept=loss.min_kept,
-                                                 ignore_index=loss.ignore_index)
+    return PaddleSegOhemCrossEntropyLoss(thresh=loss.thresh, min_kept=loss.min_kept, ignore_index=loss.ignore_index)
 
 
 def set_up_cpu(cpu, cpu_threads):
@@ -360,8 +361,7 @@ def profile_table(profiles):
 
 def section(results, args):
     """The "Training throughput" section of results.md."""
-    cpu = next((line.split(":", 1)[1].strip() for line in open(CPUINFO) if line.startswith("model name")),
-               platform.processor()) if os.path.exists(CPUINFO) else platform.processor()
+    cpu = read_cpu_info().model
     threads = results["threads"]
     command = " ".join(["python benchmarks/train_throughput.py"] + sys.argv[1:])
     lines = [SECTION, "",

@@ -14,6 +14,9 @@ These Paddle 3 changes break its train / evaluate paths:
 * an error in a dataset's ``__getitem__`` ends the DataLoader's reader thread, so
   training waits forever (num_workers=0) or stops on a bare SystemError.
 
+PaddleSeg's ``OhemCrossEntropyLoss`` (float + int in its forward) is not fixed here: configs build the
+plugin's loss in its place (``losses``), which computes it without that sum.
+
 ``apply()`` (run when ``paddleseg_liteseg`` is imported) installs one small monkeypatch per
 breakage, grouped below by the code it patches (PaddleSeg, then Paddle). Whether a fix is needed is
 decided from versions and from the statements of the function it replaces (read with ``inspect``
@@ -39,6 +42,8 @@ from collections import namedtuple
 
 import paddle
 import paddle.nn.functional as F
+
+from .files.atomic import atomic_path
 
 __all__ = ['apply', 'applied', 'is_affected', 'atomic_saves', 'patched', 'ORIGINALS', 'FIXES', 'DISABLE_ENV',
            'CompatWarning']
@@ -188,51 +193,6 @@ def _fix_ce():
 
     _patch('paddleseg.models.losses.CrossEntropyLoss._post_process_loss', CrossEntropyLoss,
            '_post_process_loss', _post_process_loss)
-
-
-# ---------------------------------------------------------------------------
-# OhemCrossEntropyLoss: `prob + (1 - valid_mask)` (float32 + int64) raises TypeError
-# whenever min_kept < number of valid pixels (i.e. in every real training batch).
-def _needs_ohem():
-    from paddleseg.models.losses.ohem_cross_entropy_loss import OhemCrossEntropyLoss
-    return _paddleseg_fix_needed(OhemCrossEntropyLoss.forward, 'prob = prob + (1 - valid_mask)')
-
-
-def _fix_ohem():
-    from paddleseg.models.losses.ohem_cross_entropy_loss import OhemCrossEntropyLoss
-
-    # A copy: the cast sits inside the function's arithmetic, which has no hook to wrap.
-    def forward(self, logit, label):
-        """PaddleSeg's OHEM forward with the float cast (and F.cross_entropy instead of the
-        deprecated, identical F.softmax_with_cross_entropy)."""
-        if len(label.shape) != len(logit.shape):
-            label = paddle.unsqueeze(label, 1)
-        n, c, h, w = logit.shape
-        label = label.reshape((-1, )).astype('int64')
-        valid_mask = (label != self.ignore_index).astype('int64')
-        num_valid = valid_mask.sum()
-        label = label * valid_mask
-        prob = F.softmax(logit, axis=1).transpose((1, 0, 2, 3)).reshape((c, -1))
-        if self.min_kept < num_valid and num_valid > 0:
-            prob = prob + (1 - valid_mask).astype(prob.dtype)  # ignored pixels get prob > 1
-            prob = paddle.sum(prob * F.one_hot(label, c).transpose((1, 0)), axis=0)
-            threshold = self.thresh
-            if self.min_kept > 0:
-                index = prob.argsort()
-                threshold_index = int(index[min(len(index), self.min_kept) - 1])
-                if prob[threshold_index] > self.thresh:
-                    threshold = prob[threshold_index]
-                kept_mask = (prob < threshold).astype('int64')
-                label = label * kept_mask
-                valid_mask = valid_mask * kept_mask
-        label = (label + (1 - valid_mask) * self.ignore_index).reshape((n, 1, h, w))
-        valid_mask = valid_mask.reshape((n, 1, h, w)).astype('float32')
-        loss = F.cross_entropy(logit, label, ignore_index=self.ignore_index, reduction='none', axis=1)
-        label.stop_gradient = True
-        valid_mask.stop_gradient = True
-        return paddle.mean(loss * valid_mask) / (paddle.mean(valid_mask) + self.EPS)
-
-    _patch('paddleseg.models.losses.OhemCrossEntropyLoss.forward', OhemCrossEntropyLoss, 'forward', forward)
 
 
 # ---------------------------------------------------------------------------
@@ -411,9 +371,8 @@ def atomic_saves():
     def atomic_save(obj, path, *args, **kwargs):
         if not isinstance(path, (str, os.PathLike)):
             return save(obj, path, *args, **kwargs)
-        partial = f"{path}.partial"
-        save(obj, partial, *args, **kwargs)
-        os.replace(partial, path)
+        with atomic_path(path) as partial:
+            save(obj, partial, *args, **kwargs)
 
     return patched(paddle, 'save', atomic_save)
 
@@ -426,7 +385,6 @@ FIXES = {
     'train.loss_computation': Fix("train logging does l[0] on 0-d losses; return shape-[1] losses",
                                   _needs_train_loss_shape, _fix_train_loss_shape),
     'CrossEntropyLoss': Fix('float32*int64 TypeError in _post_process_loss; cast explicitly', _needs_ce, _fix_ce),
-    'OhemCrossEntropyLoss': Fix('float32+int64 TypeError in forward; cast explicitly', _needs_ohem, _fix_ohem),
     'RMILoss': Fix('float32*bool TypeError in forward_sigmoid; cast mask', _needs_rmi, _fix_rmi),
     'DiceLoss': Fix('in-place write into shared labels breaks backward of other losses; use a copy',
                     _needs_dice, _fix_dice),

@@ -1,4 +1,4 @@
-"""How a training process uses its CPU: Paddle's intra-op threads, and MKL's kernels on AMD CPUs.
+"""How a process uses its CPU: the CPUs it may use, training's intra-op threads, MKL's kernels on AMD CPUs.
 
 Threads: Paddle starts every process with one intra-op thread (``FLAGS_paddle_num_threads``), so
 a training step leaves all cores but one idle. ``training_threads`` gives the process its share of
@@ -13,6 +13,10 @@ whose dispatcher gives CPUs of other vendors than Intel its generic kernels, sev
 than its AVX2 ones. ``MKL_DEBUG_CPU_TYPE=5`` selects the AVX2 kernels, which any CPU with AVX2
 runs; MKL reads it at its first call, and newer MKLs ignore it. ``use_mkl_avx2_kernels`` sets it
 on AMD CPUs with AVX2 unless the user has set it.
+
+``usable_cpus`` (a deployed runtime's threads by default too) and ``cpuinfo_fields`` (what
+``deploy.running.cpu_features`` reads the instruction sets from) are the package's one count of
+CPUs and one reader of ``/proc/cpuinfo``.
 """
 import os
 from collections import namedtuple
@@ -93,27 +97,31 @@ def use_mkl_avx2_kernels(environ=None, cpuinfo=CPUINFO):
     set the variable.
     """
     environ = os.environ if environ is None else environ
-    vendor, flags = cpu_vendor_and_flags(cpuinfo)
-    if MKL_VARIABLE in environ or vendor != "AuthenticAMD" or "avx2" not in flags:
+    fields = cpuinfo_fields(cpuinfo)
+    if (MKL_VARIABLE in environ or fields.get("vendor_id") != "AuthenticAMD"
+            or "avx2" not in fields.get("flags", "").split()):
         return False
     environ[MKL_VARIABLE] = MKL_AVX2
     return True
 
 
-def cpu_vendor_and_flags(cpuinfo=CPUINFO):
-    """(vendor id, set of instruction-set flags) of the first CPU in ``cpuinfo``; ("", set()) without one."""
-    vendor, flags = "", set()
+def cpuinfo_fields(cpuinfo=CPUINFO):
+    """The fields of ``/proc/cpuinfo`` ("vendor_id", "model name", "flags", ...), each as the first
+    CPU listing it gives it; {} where the file is missing (not Linux).
+
+    The one reader of the file: MKL's kernel choice here, the instruction sets that deployment's
+    choices depend on (``deploy.running.cpu_features``).
+    """
+    fields = {}
     try:
         with open(cpuinfo) as file:
             for line in file:
-                key, _, value = line.partition(":")
-                if key.strip() == "vendor_id" and not vendor:
-                    vendor = value.strip()
-                elif key.strip() == "flags" and not flags:
-                    flags = set(value.split())
+                key, separator, value = line.partition(":")
+                if separator and value.strip():
+                    fields.setdefault(key.strip(), value.strip())
     except OSError:
         pass
-    return vendor, flags
+    return fields
 
 
 def apply_training_settings(requested_threads=None, num_workers=0, environ=None):

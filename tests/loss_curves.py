@@ -5,8 +5,9 @@ Run as a script, one process per way of training, because MKL chooses its kernel
     python tests/loss_curves.py plugin train-settings | plugin paddle-defaults | reference paddle-defaults
 
 ``plugin``: LiteSeg with the losses a config builds now (the plugin's OHEM); ``reference``:
-PaddleSeg's PPLiteSeg and OhemCrossEntropyLoss with the same initial weights. ``train-settings``:
-the CPU settings ``paddleseg train`` makes; ``paddle-defaults``: none.
+PaddleSeg's PPLiteSeg and OhemCrossEntropyLoss (``reference_models``' copy, which runs on Paddle 3)
+with the same initial weights. ``train-settings``: the CPU settings ``paddleseg train`` makes;
+``paddle-defaults``: none.
 """
 import json
 import os
@@ -44,10 +45,9 @@ def losses(model_name, settings):
         apply_training_settings(environ={name: value for name, value in os.environ.items()
                                          if name != "OMP_NUM_THREADS"})
     from paddleseg.cvlibs import manager
-    from paddleseg.models import losses as paddleseg_losses
 
     from paddleseg_liteseg.weights.layouts import convert_to_official
-    from reference_models import build_official, build_plugin
+    from reference_models import PaddleSegOhemCrossEntropyLoss, build_official, build_plugin
 
     paddle.seed(0)
     model = build_plugin("T", num_classes=NUM_CLASSES)
@@ -55,7 +55,7 @@ def losses(model_name, settings):
     if model_name == "reference":
         reference = build_official("T", num_classes=NUM_CLASSES)
         reference.set_state_dict(convert_to_official(model.state_dict()))
-        model, loss_class = reference, paddleseg_losses.OhemCrossEntropyLoss
+        model, loss_class = reference, PaddleSegOhemCrossEntropyLoss
     loss_fn = loss_class(min_kept=MIN_KEPT)
     optimizer = paddle.optimizer.Momentum(learning_rate=0.002, momentum=0.9, parameters=model.parameters(),
                                           weight_decay=5e-4)

@@ -24,6 +24,7 @@ from paddleseg.models import losses as L
 from PIL import Image
 
 from paddleseg_liteseg import compat
+from paddleseg_liteseg.losses import OhemCrossEntropyLoss  # what configs build in place of PaddleSeg's
 
 compat.apply()
 ORIG = compat.ORIGINALS
@@ -68,15 +69,14 @@ def _np_log_softmax(logit):
 def test_apply_is_idempotent_and_installs_every_fix_here():
     _needs()
     assert compat.applied() == ['metrics.calculate_area', 'train.loss_computation', 'CrossEntropyLoss',
-                                'OhemCrossEntropyLoss', 'RMILoss', 'DiceLoss', 'utils.set_device',
-                                'DataLoader', 'warnings']
+                                'RMILoss', 'DiceLoss', 'utils.set_device', 'DataLoader', 'warnings']
     assert list(compat.FIXES) == compat.applied()
     metrics = importlib.import_module('paddleseg.utils.metrics')
     before = (metrics.calculate_area, L.CrossEntropyLoss._post_process_loss, dict(ORIG))
     assert compat.apply() == compat.applied()
     compat._fix_ce()  # even a direct re-install does not wrap twice
     assert (metrics.calculate_area, L.CrossEntropyLoss._post_process_loss, dict(ORIG)) == before
-    assert len(ORIG) == 12 and metrics.calculate_area is not ORIG['paddleseg.utils.metrics.calculate_area']
+    assert len(ORIG) == 11 and metrics.calculate_area is not ORIG['paddleseg.utils.metrics.calculate_area']
 
 
 def test_version_guard(monkeypatch):
@@ -112,7 +112,6 @@ def _owner(key):
 # fix -> the ORIGINALS key of the PaddleSeg function whose statements show the breakage
 READS_THE_SOURCE = {'metrics.calculate_area': 'paddleseg.utils.metrics.calculate_area',
                     'CrossEntropyLoss': 'paddleseg.models.losses.CrossEntropyLoss._post_process_loss',
-                    'OhemCrossEntropyLoss': 'paddleseg.models.losses.OhemCrossEntropyLoss.forward',
                     'RMILoss': 'paddleseg.models.losses.RMILoss.forward_sigmoid',
                     'DiceLoss': 'paddleseg.models.losses.DiceLoss.forward',
                     'utils.set_device': 'paddleseg.utils.utils.set_device'}
@@ -304,49 +303,6 @@ def test_cross_entropy_loss(kwargs):
     assert np.isfinite(logit.grad.numpy()).all()
 
 
-def _np_ohem(logit, label, thresh, min_kept, ignore=255):
-    """PaddleSeg's OHEM rule in numpy: keep valid pixels whose true-class prob < threshold."""
-    c = logit.shape[1]
-    lab = label.reshape(-1)
-    valid = lab != ignore
-    lab0 = np.where(valid, lab, 0)
-    log_prob = _np_log_softmax(logit).transpose(1, 0, 2, 3).reshape(c, -1)
-    nll = -log_prob[lab0, np.arange(lab.size)]
-    keep = valid.copy()
-    if min_kept < valid.sum():
-        p = np.exp(-nll) + (~valid)  # ignored pixels sort last
-        threshold = thresh
-        p_k = np.sort(p)[min(p.size, min_kept) - 1]
-        if p_k > thresh:
-            threshold = p_k
-        keep &= p < threshold
-    return (nll * keep).mean() / (keep.mean() + 1e-5)
-
-
-@pytest.mark.parametrize('thresh, min_kept', [(0.7, 10), (0.05, 60)])
-def test_ohem_cross_entropy_loss(thresh, min_kept):
-    _needs('OhemCrossEntropyLoss')
-    logit, label = _logit([2, 3, 8, 8]), _labels((2, 8, 8))
-    loss_fn = L.OhemCrossEntropyLoss(thresh=thresh, min_kept=min_kept)
-    with pytest.raises(TypeError, match='Type promotion'):  # prob (float32) + (1 - valid_mask) (int64)
-        ORIG['paddleseg.models.losses.OhemCrossEntropyLoss.forward'](loss_fn, logit, paddle.to_tensor(label))
-    loss = loss_fn(logit, paddle.to_tensor(label))
-    np.testing.assert_allclose(float(loss), _np_ohem(logit.numpy(), label, thresh, min_kept), rtol=1e-5)
-    loss.backward()
-    assert np.isfinite(logit.grad.numpy()).all()
-
-
-def test_ohem_unchanged_where_the_original_worked():
-    """min_kept above the pixel count skips the broken branch: original and fix agree exactly."""
-    _needs('OhemCrossEntropyLoss')
-    logit, label = _logit([2, 3, 8, 8]), paddle.to_tensor(_labels((2, 8, 8)))
-    loss_fn = L.OhemCrossEntropyLoss()  # min_kept=10000 > 128 pixels
-    with warnings.catch_warnings():
-        warnings.simplefilter('ignore')  # the original's softmax_with_cross_entropy deprecation
-        expected = float(ORIG['paddleseg.models.losses.OhemCrossEntropyLoss.forward'](loss_fn, logit, label))
-    assert float(loss_fn(logit, label)) == pytest.approx(expected, rel=1e-6)
-
-
 def test_rmi_loss():
     _needs('RMILoss')
     from paddleseg.models.losses.rmi_loss import _CLIP_MIN
@@ -525,7 +481,7 @@ def _model_and_optimizer():
 
 
 def _losses():
-    return {'types': [L.OhemCrossEntropyLoss(min_kept=500), L.CrossEntropyLoss(),
+    return {'types': [OhemCrossEntropyLoss(min_kept=500), L.CrossEntropyLoss(),
                       L.MixedLoss([L.CrossEntropyLoss(), L.DiceLoss()], [0.5, 0.5])],
             'coef': [1, 1, 1]}
 

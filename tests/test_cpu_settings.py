@@ -1,7 +1,7 @@
 """Training's CPU settings: the thread-count policy and MKL's kernel choice, on fake machines."""
 import pytest
 
-from paddleseg_liteseg.cpu_settings import (ThreadSettingError, cpu_vendor_and_flags, training_threads, use_mkl_avx2_kernels)
+from paddleseg_liteseg.cpu_settings import (ThreadSettingError, cpuinfo_fields, training_threads, use_mkl_avx2_kernels)
 
 
 @pytest.mark.parametrize("cpus, workers, environ, threads", [
@@ -62,7 +62,17 @@ def test_mkl_gets_its_avx2_kernels_on_amd_cpus_only(tmp_path, vendor, flags, env
     assert environ == ({**before, "MKL_DEBUG_CPU_TYPE": "5"} if set_it else before)
 
 
+def test_cpuinfo_fields_are_the_first_cpus(tmp_path):
+    path = tmp_path / "cpuinfo"
+    path.write_text("processor\t: 0\nvendor_id\t: AuthenticAMD\nmodel name\t: AMD EPYC\nflags\t\t: fpu avx2\n"
+                    "power management:\n\nprocessor\t: 1\nvendor_id\t: GenuineIntel\nflags\t\t: fpu\n")
+    fields = cpuinfo_fields(str(path))
+    assert (fields["processor"], fields["vendor_id"], fields["model name"], fields["flags"]) == \
+        ("0", "AuthenticAMD", "AMD EPYC", "fpu avx2")
+    assert "power management" not in fields  # a field without a value is left out
+
+
 def test_a_machine_without_cpuinfo_is_left_alone(tmp_path):
-    assert cpu_vendor_and_flags(str(tmp_path / "missing")) == ("", set())
+    assert cpuinfo_fields(str(tmp_path / "missing")) == {}
     environ = {}
     assert not use_mkl_avx2_kernels(environ, str(tmp_path / "missing")) and environ == {}

@@ -20,6 +20,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from ..errors import DatasetError
+from ..files.atomic import atomic_path
 from .file_lists import list_line
 
 SPLITS = ("train", "val", "test")
@@ -111,9 +112,9 @@ def convert(task):
     """Write one ``*_labelTrainIds.png``; ``task`` is (source, target, overwrite)."""
     source, target, overwrite = task
     if overwrite or not os.path.isfile(target):
-        partial = target + ".part"
-        label_train_ids(source).save(partial, format="PNG")
-        os.replace(partial, target)
+        label_image = label_train_ids(source)
+        with atomic_path(target) as partial:
+            label_image.save(partial, format="PNG")
 
 
 def prepare_cityscapes(root, num_workers=1, overwrite=False):

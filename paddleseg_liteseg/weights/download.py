@@ -24,7 +24,6 @@ import hashlib
 import http.client
 import json
 import os
-import shutil
 import tarfile
 import urllib.error
 import urllib.parse
@@ -32,6 +31,7 @@ import urllib.request
 import uuid
 
 from ..errors import UserError
+from ..files.atomic import atomic_path
 
 CACHE_ENV = "PADDLESEG_LITESEG_CACHE"
 TIMEOUT_SECONDS = 10.0
@@ -121,16 +121,13 @@ def extract(archive):
     directory = archive[:-len(next(s for s in ARCHIVE_SUFFIXES if archive.endswith(s)))]
     if os.path.isdir(directory):
         return directory
-    partial = f"{directory}.part"
-    shutil.rmtree(partial, ignore_errors=True)
-    try:
-        with tarfile.open(archive) as tar:
-            tar.extractall(partial, filter="data")  # refuses absolute paths, "..", links outside
-    except (tarfile.TarError, OSError) as error:
-        shutil.rmtree(partial, ignore_errors=True)
-        raise DownloadError(f"{archive} is not a safe, readable archive ({error}); delete it to "
-                            "download it again") from None
-    os.replace(partial, directory)
+    with atomic_path(directory, ".part") as partial:
+        try:
+            with tarfile.open(archive) as tar:
+                tar.extractall(partial, filter="data")  # refuses absolute paths, "..", links outside
+        except (tarfile.TarError, OSError) as error:
+            raise DownloadError(f"{archive} is not a safe, readable archive ({error}); delete it to "
+                                "download it again") from None
     return directory
 
 
@@ -248,16 +245,9 @@ def _read_pin(target):
 
 def _write_pin(target, url, size, digest):
     """Record ``target``'s size and sha256 in its pin, atomically (a unique temporary file, renamed)."""
-    path = pin_path(target)
-    temporary = f"{path}.{uuid.uuid4().hex}.part"
-    try:
-        with open(temporary, "x") as file:
-            json.dump({"url": url, "size": size, "sha256": digest}, file, indent=1)
-            file.write("\n")
-        os.replace(temporary, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.remove(temporary)
+    with atomic_path(pin_path(target), f".{uuid.uuid4().hex}.part") as temporary, open(temporary, "x") as file:
+        json.dump({"url": url, "size": size, "sha256": digest}, file, indent=1)
+        file.write("\n")
 
 
 def _sha256(path):

@@ -15,6 +15,7 @@ import paddle
 from paddleseg.utils import logger
 
 from ..errors import UserError
+from ..files.atomic import atomic_path
 from .official import resolve
 from .safe_load import SAFETENSORS_SUFFIX, UnsafeCheckpointError, load
 
@@ -181,12 +182,11 @@ def write_checkpoint(state_dict, target):
     ``.safetensors`` name, else ``paddle.save``'s format."""
     from safetensors.numpy import save_file
     os.makedirs(os.path.dirname(os.path.abspath(target)), exist_ok=True)
-    partial = f"{target}.partial"
-    if target.endswith(SAFETENSORS_SUFFIX):
-        save_file({key: np.ascontiguousarray(value) for key, value in state_dict.items()}, partial)
-    else:
-        paddle.save(state_dict, partial)
-    os.replace(partial, target)
+    with atomic_path(target) as partial:
+        if target.endswith(SAFETENSORS_SUFFIX):
+            save_file({key: np.ascontiguousarray(value) for key, value in state_dict.items()}, partial)
+        else:
+            paddle.save(state_dict, partial)
 
 
 def _listing(keys):

@@ -15,6 +15,7 @@ from paddleseg.datasets import Cityscapes, Dataset
 from paddleseg.transforms import Normalize
 from paddleseg_liteseg.cli import main
 from paddleseg_liteseg.datasets.prepare_cityscapes import prepare_cityscapes
+from paddleseg_liteseg.files.atomic import PARTIAL_SUFFIX
 from file_tree import read_tree
 
 H, W = 32, 64
@@ -135,7 +136,7 @@ def test_is_idempotent_and_parallel_runs_match(raw_root, tmp_path_factory):
                    ).st_mtime_ns == stamp.st_mtime_ns  # kept, not rewritten
     assert parallel_command(raw_root, "--overwrite")[0] == 0
     assert read_tree(raw_root) == first
-    assert not any(path.endswith(".part") for path in first)
+    assert not any(path.endswith(PARTIAL_SUFFIX) for path in first)
 
 
 def test_command_reports_a_root_without_cityscapes_folders(tmp_path, capsys):

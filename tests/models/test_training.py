@@ -1,9 +1,8 @@
 import numpy as np
 import paddle
 import pytest
-from paddleseg.models.losses import OhemCrossEntropyLoss
 
-from reference_models import build_plugin
+from reference_models import PaddleSegOhemCrossEntropyLoss, build_plugin
 
 
 def _batch(seed=0, size=64):
@@ -24,7 +23,7 @@ def test_deep_supervision_with_ohem_loss_decreases():
     paddle.seed(0)
     model = build_plugin("T", num_classes=2)
     model.train()
-    loss_fn = OhemCrossEntropyLoss(min_kept=1000)
+    loss_fn = PaddleSegOhemCrossEntropyLoss(min_kept=1000)
     optimizer = paddle.optimizer.Momentum(learning_rate=0.01, momentum=0.9,
                                           parameters=model.parameters(), weight_decay=5e-4)
     images, labels = _batch()
@@ -43,8 +42,6 @@ def test_a_training_step_has_paddlesegs_loss_and_gradients():
     """LiteSeg with the plugin's OHEM against PaddleSeg's PPLiteSeg and OHEM, from the same weights:
     the summed loss of the three heads within 1e-5 and every weight's gradient within 1e-4 (of its
     largest magnitude), on random images whose maxima over channels do not tie."""
-    from paddleseg.models import losses as paddleseg_losses
-
     from paddleseg_liteseg.losses import OhemCrossEntropyLoss
     from paddleseg_liteseg.weights.layouts import convert_official
     from reference_models import build_official
@@ -59,7 +56,7 @@ def test_a_training_step_has_paddlesegs_loss_and_gradients():
     labels = paddle.to_tensor(labels)
     results = []
     for model, loss_fn in ((plugin, OhemCrossEntropyLoss(min_kept=2000)),
-                           (official, paddleseg_losses.OhemCrossEntropyLoss(min_kept=2000))):
+                           (official, PaddleSegOhemCrossEntropyLoss(min_kept=2000))):
         model.train()
         loss = paddle.add_n([loss_fn(logit, labels) for logit in model(images)])
         loss.backward()
