@@ -20,6 +20,7 @@ import numpy as np
 
 from paddleseg_liteseg.deploy import ExportedModel, create_runtime
 from paddleseg_liteseg.deploy.running.cpu_features import read_cpu_info
+from paddleseg_liteseg.deploy.exporting.exported_model import DEFAULT_TRANSFORMS
 from paddleseg_liteseg.deploy.exporting.model_files import ONNX_KEY, OPENVINO_INT8_KEY
 from paddleseg_liteseg.deploy.int8.quantize import calibration_images, quantize_nncf
 
@@ -43,7 +44,7 @@ def split_images(root, split):
     lines = (root / f"{split}.txt").read_text().split("\n")
     paths = [line.split()[0] for line in lines if line.strip()]
     return calibration_images([path if os.path.isabs(path) else str(root / path) for path in paths],
-                              [{"type": "Normalize"}], len(paths))
+                              DEFAULT_TRANSFORMS, len(paths))
 
 
 def measure(variant, cache, last_fp32, threads):

@@ -35,12 +35,14 @@ from paddleseg_liteseg.cli import main as paddleseg
 from paddleseg_liteseg.deploy import ExportedModel, create_runtime
 from paddleseg_liteseg.deploy.running.cpu_features import read_cpu_info
 from paddleseg_liteseg.deploy.exporting.export import write_inference_model
+from paddleseg_liteseg.deploy.exporting.exported_model import DEFAULT_TRANSFORMS
 from paddleseg_liteseg.deploy.running.inference_timing import seconds, time_interleaved
 from paddleseg_liteseg.deploy.int8.int8_choice import search_starts
-from paddleseg_liteseg.deploy.int8.int8_search import search_from_recipes
+from paddleseg_liteseg.deploy.int8.agreement import MAX_MIOU_DROP, MIN_AGREEMENT
+from paddleseg_liteseg.deploy.int8.int8_search import INT8_SEARCH_SECONDS, search_from_recipes
 from paddleseg_liteseg.deploy.exporting.model_files import (INT8_SEARCH_KEY, ONNX_INT8_KEY, OPENVINO_INT8_KEY, RECIPE_FILES)
 from paddleseg_liteseg.deploy.running.tuning_file import read_entries
-from paddleseg_liteseg.deploy.int8.quantize import (calibration_images, fold_batch_norms, labelled_images, quantize_nncf, quantize_onnx)
+from paddleseg_liteseg.deploy.int8.quantize import (CALIBRATION_IMAGES, calibration_images, fold_batch_norms, labelled_images, quantize_nncf, quantize_onnx)
 from paddleseg_liteseg.evaluation.confusion import mean_iou
 from report_sections import replace_section
 from run_benchmarks import (CAMVID_PROCESSES, CAMVID_SAMPLE, camvid_config, prepare_camvid_sample, trained_checkpoint,
@@ -50,8 +52,7 @@ HERE = Path(__file__).resolve().parent
 RUNTIME_KEYS = {"onnxruntime": ONNX_INT8_KEY, "openvino": OPENVINO_INT8_KEY}
 NUM_CLASSES = 11  # CamVid's
 IGNORE_INDEX = 255
-TRANSFORMS = [{"type": "Normalize"}]
-MIN_AGREEMENT, MAX_MIOU_DROP, MIN_SPEEDUP = 0.99, 0.005, 1.4
+MIN_SPEEDUP = 1.4
 FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "amx_int8", "avx512_bf16", "amx_bf16")
 
 
@@ -85,10 +86,11 @@ def labels_of(runtime, images):
 def measure(variant, model, root, work, args):
     """Every int8 model of ``variant`` on every int8 runtime: rows of agreement, mIoU, ms."""
     model_dir = work / f"int8_recipes_{variant}{'_7bit' if args.weights_7bit else ''}"
-    write_inference_model(model, str(model_dir), TRANSFORMS, onnx=True)
+    write_inference_model(model, str(model_dir), DEFAULT_TRANSFORMS, onnx=True)
     onnx_file = str(model_dir / "model.onnx")
-    calibration = calibration_images([image for image, _ in split(root, "train")], TRANSFORMS, 32)
-    images, labels = labelled_images(split(root, "val"), TRANSFORMS, 32)
+    calibration = calibration_images([image for image, _ in split(root, "train")], DEFAULT_TRANSFORMS,
+                                     CALIBRATION_IMAGES)
+    images, labels = labelled_images(split(root, "val"), DEFAULT_TRANSFORMS, CALIBRATION_IMAGES)
     fp32 = {name: create_runtime(ExportedModel(model_dir, {"onnx": "model.onnx"}), name, threads=args.threads)
             for name in RUNTIME_KEYS}
     expected = labels_of(fp32["onnxruntime"], images)
@@ -104,11 +106,11 @@ def measure(variant, model, root, work, args):
                          "runtime_object": int8_runtime(str(model_dir), runtime, file, args.threads)})
         print(f"PP-LiteSeg-{variant}: searching for {runtime} ...", flush=True)
         batch = images[0][np.newaxis]
-        scores = {os.path.basename(file): {"ms": _milliseconds(row["runtime_object"], batch)}
-                  for file, row in zip(recipes.values(), rows[-len(recipes):])}
-        scores["model.onnx"] = {"ms": _milliseconds(fp32[runtime], batch)}
+        milliseconds = {os.path.basename(file): _milliseconds(row["runtime_object"], batch)
+                        for file, row in zip(recipes.values(), rows[-len(recipes):])}
+        milliseconds["model.onnx"] = _milliseconds(fp32[runtime], batch)
         found = search_from_recipes(onnx_file, str(model_dir / f"search_{runtime}_{{recipe}}.onnx"),
-                                    search_starts(scores, "model.onnx"), runtime, calibration, images,
+                                    search_starts(milliseconds, "model.onnx"), runtime, calibration, images,
                                     args.search_seconds, labels=labels, min_agreement=MIN_AGREEMENT,
                                     max_miou_drop=MAX_MIOU_DROP, ignore_index=IGNORE_INDEX, threads=args.threads,
                                     reduce_range=reduce_range)
@@ -153,7 +155,7 @@ def export_and_tune(variant, root, work, args):
     if paddleseg(["export", "--config", str(config), "--model_path", str(checkpoint), "--save_dir", str(save_dir),
                   "--onnx", "--int8", "--tune", "--int8_search_seconds", str(args.search_seconds)]):
         sys.exit(f"paddleseg export failed for PP-LiteSeg-{variant}")
-    entry = read_entries(save_dir)[-1]
+    entry = read_entries(save_dir)[-1].to_dict()
     return {"rows": entry["rows"], "choice": entry["choice"], "images": entry["images"],
             "input_shape": entry["key"]["input_shape"],
             "int8_search": ExportedModel.read(save_dir).deploy.get(INT8_SEARCH_KEY, {})}
@@ -288,7 +290,8 @@ def _by_recipe(found):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--variants", nargs="+", default=["T", "B"], choices=["T", "B"])
-    parser.add_argument("--search_seconds", type=float, default=300, help="Per runtime, the searches' time in all.")
+    parser.add_argument("--search_seconds", type=float, default=INT8_SEARCH_SECONDS,
+                        help="Per runtime, the searches' time in all.")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--warmup", type=int, default=3)

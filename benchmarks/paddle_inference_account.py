@@ -27,6 +27,7 @@ from paddleseg_liteseg import build_model
 from paddleseg_liteseg.deploy import create_runtime
 from paddleseg_liteseg.deploy.running.cpu_features import read_cpu_info
 from paddleseg_liteseg.deploy.exporting.export import write_inference_model
+from paddleseg_liteseg.deploy.exporting.exported_model import DEFAULT_TRANSFORMS
 from paddleseg_liteseg.deploy.running.inference_timing import time_interleaved
 from paddleseg_liteseg.deploy.exporting.model_files import MODEL_KEY, ONNX_KEY, PARAMS_KEY
 
@@ -121,7 +122,7 @@ def main():
     model = build_model(CONFIGS[args.variant], opts={"model.backbone.pretrained": None})
     batch = np.random.default_rng(0).standard_normal(args.shape, dtype=np.float32)
     with tempfile.TemporaryDirectory() as model_dir:
-        exported = write_inference_model(model, model_dir, [{"type": "Normalize"}], input_shape=args.shape, onnx=True)
+        exported = write_inference_model(model, model_dir, DEFAULT_TRANSFORMS, input_shape=args.shape, onnx=True)
         others = sorted({1, args.threads} - {args.threads})
         runners = {"onnxruntime fp32": create_runtime(exported, "onnxruntime", threads=args.threads),
                    "openvino fp32": create_runtime(exported, "openvino", threads=args.threads),

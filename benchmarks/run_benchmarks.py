@@ -38,7 +38,7 @@ from paddleseg_liteseg.deploy.measuring.bench import benchmark
 from paddleseg_liteseg.deploy.running.cpu_features import read_cpu_info
 from paddleseg_liteseg.deploy.measuring.gemm_rates import GEMM_SIZE
 from paddleseg_liteseg.deploy.exporting.export import write_inference_model
-from paddleseg_liteseg.deploy.exporting.exported_model import preprocessing
+from paddleseg_liteseg.deploy.exporting.exported_model import DEFAULT_TRANSFORMS, preprocessing
 from paddleseg_liteseg.deploy.exporting.model_files import INT8_SCORES_KEY
 from paddleseg_liteseg.deploy.int8.int8_choice import write_int8_models
 from paddleseg_liteseg.deploy.int8.quantize import calibration_images, spread
@@ -56,7 +56,6 @@ NUM_CLASSES = 5  # the toy config's
 TOY_SIZE = (256, 128)  # width, height of the toy images
 CAMVID_SAMPLE = REPO.parent / "shared" / "data" / "camvid_sample"  # see its README.md
 CAMVID_CONFIGS = {"T": "pp_liteseg_stdc1_camvid_960x720_10k.yml", "B": "pp_liteseg_stdc2_camvid_960x720_10k.yml"}
-NORMALIZE = [{"type": "Normalize"}]  # the toy and CamVid-sample models' preprocessing
 # Every target a check compares with, in one place (the issues that set them).
 TARGETS = {"vs_reference": 1.0, "of_own_gemm": 0.8, "paddle_vs_onnxruntime": 1.2, "int8_speedup": 1.4,
            "onednn_speedup": 2.0, "tuned_speedup": 1.4, "tuned_speedup_amx": 4.0}
@@ -116,7 +115,7 @@ def trained_checkpoint(root, variant, iters, cache_dir, config=None, name="toy",
 def load_split(root, split):
     """(N, 3, H, W) images preprocessed by PaddleSeg's Normalize and (N, H, W) labels of a toy split."""
     lines = (root / f"{split}.txt").read_text().split()
-    normalize = preprocessing(NORMALIZE)
+    normalize = preprocessing(DEFAULT_TRANSFORMS)
     images = [normalize({"img": cv2.imread(str(root / path)).astype("float32")})["img"] for path in lines[0::2]]
     labels = np.stack([cv2.imread(str(root / path), cv2.IMREAD_GRAYSCALE) for path in lines[1::2]])
     return np.stack(images), labels
@@ -129,7 +128,7 @@ def quality(model, root, work_dir, threads, calibration):
     with paddle.no_grad():
         reference = np.concatenate([paddle.argmax(model(paddle.to_tensor(val_images[i:i + 4]))[0], 1).numpy()
                                     for i in range(0, len(val_images), 4)])
-    exported = write_int8_models(write_inference_model(model, str(work_dir), NORMALIZE, onnx=True), calibration)
+    exported = write_int8_models(write_inference_model(model, str(work_dir), DEFAULT_TRANSFORMS, onnx=True), calibration)
     rows = [{"runtime": "dygraph fp32", "agreement": 1.0, "miou": mean_iou(reference, val_labels, NUM_CLASSES, toy.IGNORE_INDEX)}]
     for runtime_id in [RuntimeId("paddle", "fp32"), RuntimeId("paddle", "bf16"), RuntimeId("onnxruntime", "fp32"),
                        RuntimeId("openvino", "fp32"), RuntimeId("openvino", "bf16"), RuntimeId("onnxruntime", "int8"),
@@ -178,7 +177,7 @@ def camvid_config(root, variant, iters):
              "scale_step_size": 0.25},
             {"type": "RandomPaddingCrop", "crop_size": [240, 180]},
             {"type": "RandomHorizontalFlip"}, {"type": "Normalize"}]),
-        "val_dataset": dict(dataset, val_path=str(root / "val.txt"), transforms=NORMALIZE),
+        "val_dataset": dict(dataset, val_path=str(root / "val.txt"), transforms=DEFAULT_TRANSFORMS),
         "loss": {"types": [{"type": "CrossEntropyLoss"}], "coef": [1, 1, 1]},
     }
 
@@ -188,13 +187,13 @@ def camvid_quality(model, root, work_dir, threads, repeats):
     Paddle Inference fp32, mIoU (dynamic-shape export, int8 calibrated on the training half)."""
     pairs = [tuple(str(root / path) for path in line.split()) for line in (root / "val.txt").read_text().splitlines()]
     train_images = [str(root / line.split()[0]) for line in (root / "train.txt").read_text().splitlines()]
-    exported = write_int8_models(write_inference_model(model, str(work_dir), NORMALIZE, onnx=True),
-                                 calibration_images(train_images, NORMALIZE, len(train_images)))
+    exported = write_int8_models(write_inference_model(model, str(work_dir), DEFAULT_TRANSFORMS, onnx=True),
+                                 calibration_images(train_images, DEFAULT_TRANSFORMS, len(train_images)))
     samples = tuning_samples(pairs, exported, len(pairs))
     rows, skipped, input_shape = measure(exported, samples, threads=threads, repeats=repeats)
     choice = pick(rows)
-    return {"rows": rows, "skipped": skipped, "input_shape": list(input_shape), "images": len(samples),
-            "choice": {"backend": choice["backend"], "precision": choice["precision"]},
+    return {"rows": [row.to_dict() for row in rows], "skipped": skipped, "input_shape": list(input_shape),
+            "images": len(samples), "choice": {"backend": choice.backend, "precision": choice.precision},
             "int8_calibration": exported.get(INT8_SCORES_KEY)}
 
 
@@ -418,7 +417,7 @@ def main():
             results["speed"][variant][resolution] = benchmark(
                 model, (1, 3, height, width), reference=True, threads=args.threads,
                 repeats=args.repeats, warmup=args.warmup,
-                calibration_images=calibration, work_dir=str(work), agreement_images=list(val_images))
+                calibration_images=calibration, work_dir=str(work), agreement_images=list(val_images)).to_dict()
     if all("512x1024" in runs for runs in results["speed"].values()):
         results["targets"] = targets(results)
     else:

@@ -8,15 +8,20 @@ loader (either checkpoint layout). ``Predictor`` (predictor.py) segments images.
 import contextlib
 import os
 import tempfile
+from collections import namedtuple
 
 import yaml
 
+from .deploy.int8.agreement import MAX_MIOU_DROP, MIN_AGREEMENT
+from .deploy.int8.int8_search import INT8_SEARCH_SECONDS
+from .deploy.int8.quantize import CALIBRATION_IMAGES
 from .errors import ConfigError, UserError
 from .shipped_configs import resolve_config
 
 BASE_KEY = "_base_"
-DEFAULT_TRANSFORMS = [{"type": "Normalize"}]  # PaddleSeg's default preprocessing (a model without a config)
 CONFIG_ATTRIBUTE = "built_from_config"  # the Config build_model built a model from, on the model
+
+ModelSource = namedtuple("ModelSource", ["model", "config", "builder", "transforms", "classes"])
 
 
 def default_device():
@@ -124,6 +129,34 @@ def with_weights(model, weights=None):
     return model
 
 
+def model_source(model_or_config, weights=None, opts=None):
+    """What ``export`` and ``Predictor`` take from a config or a model, found one way for both.
+
+    Args:
+        model_or_config: A config (file, shipped name, dict or loaded Config) or an ``nn.Layer``
+            (one from ``build_model`` as its config; any other has no config).
+        weights (str, optional): A checkpoint the model then holds (either layout).
+        opts (dict, optional): Config overrides, as in ``build_model``.
+    Returns:
+        ModelSource: ``model`` holding ``weights``; the ``config`` and ``builder`` (None without a
+        config); ``transforms``, the preprocessing as config entries (the config's val_dataset
+        transforms, None where it names none; PaddleSeg's default Normalize without a config);
+        ``classes``, what knows the class names and colours (None where nothing does).
+    """
+    import paddle
+
+    from .deploy.exporting.exported_model import DEFAULT_TRANSFORMS
+
+    is_model = isinstance(model_or_config, paddle.nn.Layer)
+    config = config_of(model_or_config) if is_model else model_or_config
+    if config is None:
+        return ModelSource(with_weights(model_or_config, weights), None, None, DEFAULT_TRANSFORMS, None)
+    config, builder = load(config, opts=opts)
+    model = with_weights(model_or_config, weights) if is_model else model_with_weights(builder, weights)
+    return ModelSource(model, config, builder, config.val_dataset_cfg.get("transforms"),
+                       class_source(config, builder))
+
+
 def class_source(config, builder):
     """What knows the config's classes (names, colours): its val (else train) dataset, or that
     dataset's registered class when its files are not here."""
@@ -139,8 +172,8 @@ def class_source(config, builder):
 
 
 def export(model_or_config, save_dir, weights=None, onnx=False, int8=False, input_shape=None,
-           output_op="argmax", calib_images=None, calib_num=32, opts=None, min_agreement=0.99,
-           max_miou_drop=0.005, int8_search_seconds=300):
+           output_op="argmax", calib_images=None, calib_num=CALIBRATION_IMAGES, opts=None,
+           min_agreement=MIN_AGREEMENT, max_miou_drop=MAX_MIOU_DROP, int8_search_seconds=INT8_SEARCH_SECONDS):
     """Write an inference model to ``save_dir``, as ``paddleseg export`` does.
 
     Args:
@@ -153,10 +186,11 @@ def export(model_or_config, save_dir, weights=None, onnx=False, int8=False, inpu
         onnx (bool): Also write model.onnx (needs the ``onnx`` extra).
         int8 (bool): Also write int8 models calibrated on ``calib_num`` images (implies onnx);
             each int8 runtime's file is chosen by speed and agreement with fp32 on ``calib_num``
-            images of the config's val_dataset (else the calibration images): see ``deploy.int8_choice``.
+            images of the config's val_dataset (else the calibration images): see ``deploy.int8.int8_choice``.
             Where none agrees ``min_agreement``, a search keeps the fewest layers fp32 that bring
             it there (and, on the labelled val images, the mIoU drop to ``max_miou_drop``, a
-            fraction), in about ``int8_search_seconds`` per runtime (0: none): ``deploy.int8_search``.
+            fraction of 1 as mIoU is measured here: 0.005 is the command line's 0.5 points), in
+            about ``int8_search_seconds`` per runtime (0: none): ``deploy.int8.int8_search``.
         input_shape (list[int], optional): Fixed N C H W (default: N, H and W stay dynamic).
         output_op (str): "argmax", "softmax" or "none".
         calib_images (str, optional): Calibration images: an image, a folder or a file list
@@ -165,8 +199,6 @@ def export(model_or_config, save_dir, weights=None, onnx=False, int8=False, inpu
     Returns:
         ExportedModel: The directory written (``.deploy`` is its deploy.yaml's Deploy section).
     """
-    import paddle
-
     from .datasets.class_info import class_names, palette
     from .deploy.int8.calibration_data import agreement_set, calibration_set
     from .deploy.exporting.export import write_inference_model
@@ -176,22 +208,17 @@ def export(model_or_config, save_dir, weights=None, onnx=False, int8=False, inpu
     if int8 and fixed_batch(input_shape) not in (None, 1):
         raise UserError(f"input_shape {list(input_shape)}: int8 calibrates and searches one image at a time; "
                         "export int8 with a batch of 1 or a dynamic one", argument="input_shape")
-    is_model = isinstance(model_or_config, paddle.nn.Layer)
-    config = config_of(model_or_config) if is_model else model_or_config
-    transforms, classes, builder = DEFAULT_TRANSFORMS, None, None
-    if config is not None:
-        config, builder = load(config, opts=opts)
-        transforms = config.val_dataset_cfg.get("transforms")
-        if transforms is None:
-            raise ConfigError(f"{config_label(model_or_config)}: val_dataset.transforms is needed; it "
-                              "becomes the deployed preprocessing")
-        classes = class_source(config, builder)
-    model = with_weights(model_or_config, weights) if is_model else model_with_weights(builder, weights)
-    exported = write_inference_model(model, save_dir, transforms, input_shape=input_shape,
+    source = model_source(model_or_config, weights, opts)
+    if source.transforms is None:
+        raise ConfigError(f"{config_label(model_or_config)}: val_dataset.transforms is needed; it "
+                          "becomes the deployed preprocessing")
+    classes = source.classes
+    exported = write_inference_model(source.model, save_dir, source.transforms, input_shape=input_shape,
                                      output_op=output_op, onnx=onnx or int8,
                                      palette=palette(classes) if classes else None,
                                      class_names=class_names(classes) if classes else None)
     if int8:  # calibrated and scored at the input the model takes (resized to a fixed shape)
+        builder = source.builder
         images = calibration_set(config_label(model_or_config), builder, exported.transforms, calib_images, calib_num)
         agreement_images, labels, ignore_index = (agreement_set(builder, exported.transforms, calib_num)
                                                   or (None, None, 255))

@@ -148,22 +148,18 @@ class _DygraphModel:
 
     def __init__(self, model, weights, device, test_config, opts):
         import paddle
-        from paddleseg.transforms import Compose, Normalize
 
-        from .api import class_source, config_of, load, model_with_weights, with_weights
+        from .api import model_source
         from .datasets.class_info import class_names, palette
+        from .deploy.exporting.exported_model import preprocessing
 
         if device:
             paddle.set_device(device)
-        is_model = isinstance(model, paddle.nn.Layer)
-        config = config_of(model) if is_model else model
-        self.transforms, classes, config_test = Compose([Normalize()]), None, {}
-        if config is not None:
-            config, builder = load(config, opts=opts)
-            self.transforms, classes = Compose(builder.val_transforms), class_source(config, builder)
-            config_test = config.test_config
-            config_test.pop("aug_eval", None)
-        self.model = with_weights(model, weights) if is_model else model_with_weights(builder, weights)
+        source = model_source(model, weights, opts)
+        self.model, classes = source.model, source.classes
+        self.transforms = preprocessing(source.transforms or [])  # a config without val transforms: none
+        config_test = source.config.test_config if source.config is not None else {}
+        config_test.pop("aug_eval", None)
         self.test_config = config_test if test_config is None else dict(test_config)
         self.palette = palette(classes) if classes else None
         self.class_names = class_names(classes) if classes else None

@@ -20,7 +20,7 @@ MAX_LOOSE_MODULES = 8  # modules at the package's top level (besides __init__ an
 # Bottom to top; a module belongs to the first layer whose prefixes it starts with.
 LAYERS = [
     ("errors", ["errors"]),
-    ("base", ["image_files", "shipped_configs", "cpu_settings"]),
+    ("base", ["image_files", "shipped_configs", "cpu_settings", "files"]),
     ("data", ["datasets"]),
     ("weights", ["weights"]),
     ("models", ["models", "losses"]),

@@ -13,6 +13,7 @@ import re
 from . import panels, plots
 from .confusion import areas
 from .observer import image_stem
+from .report_content import ClassScores, EvaluationReport, RunInfo
 
 RESULT_FILE = "evaluate_result.json"
 CONFUSION_MATRIX_FILE = "confusion_matrix.png"
@@ -29,7 +30,8 @@ def class_display_names(dataset, num_classes):
 
 
 def write_report(save_dir, record, result, names, colours, run=None):
-    """Write the report of one evaluation into ``save_dir`` and return the JSON's content.
+    """Write the report of one evaluation into ``save_dir`` and return it (an ``EvaluationReport``,
+    the JSON's content).
 
     Args:
         record (EvaluationRecord): what ``observe_evaluation`` gathered during the evaluation.
@@ -37,7 +39,7 @@ def write_report(save_dir, record, result, names, colours, run=None):
             class precision, kappa).
         names (list[str]): a name per class.
         colours (np.ndarray): (256, 3) RGB per class id (``panels.class_colours``).
-        run (dict): how the evaluation was made (config, weights, test-time options...).
+        run (RunInfo): how the evaluation was made (config, weights, test-time options...).
     """
     from paddleseg.utils import metrics
     os.makedirs(save_dir, exist_ok=True)
@@ -46,28 +48,22 @@ def write_report(save_dir, record, result, names, colours, run=None):
     class_dice, mean_dice = metrics.dice(*areas(record.confusion))
     worst = record.worst()
     worst_files = {kept.index: f"{rank:02d}_{image_stem(kept)}.png" for rank, kept in enumerate(worst, 1)}
-    content = {
-        "images": len(record.images),
-        "mIoU": float(miou), "accuracy": float(accuracy), "kappa": float(kappa), "dice": float(mean_dice),
-        "classes": [{"id": i, "name": names[i], "iou": float(class_iou[i]),
-                     "precision": float(class_precision[i]), "recall": float(class_recall[i]),
-                     "dice": float(class_dice[i]), "ground_truth_pixels": int(record.confusion[i].sum()),
-                     "predicted_pixels": int(record.confusion[:, i].sum())}
-                    for i in range(record.num_classes)],
-        "pixels": int(record.confusion.sum()),
-        "ignore_index": int(record.ignore_index),
-        "confusion_matrix": {"rows": "ground-truth class", "columns": "predicted class",
-                             "counts": record.confusion.tolist()},
-        "worst_images": [os.path.join(WORST_DIR, worst_files[kept.index]) for kept in worst],
-        "run": run or {},
-    }
+    report = EvaluationReport(
+        images=len(record.images), miou=float(miou), accuracy=float(accuracy), kappa=float(kappa),
+        dice=float(mean_dice),
+        classes=[ClassScores(i, names[i], float(class_iou[i]), float(class_precision[i]), float(class_recall[i]),
+                             float(class_dice[i]), int(record.confusion[i].sum()), int(record.confusion[:, i].sum()))
+                 for i in range(record.num_classes)],
+        pixels=int(record.confusion.sum()), ignore_index=int(record.ignore_index),
+        confusion=record.confusion.tolist(),
+        worst_images=[os.path.join(WORST_DIR, worst_files[kept.index]) for kept in worst], run=run or RunInfo())
     with open(os.path.join(save_dir, RESULT_FILE), "w") as file:
-        file.write(_json_text(content))
+        file.write(_json_text(report.to_dict()))
     plots.save(plots.confusion_matrix_figure(record.confusion, names), os.path.join(save_dir, CONFUSION_MATRIX_FILE))
     plots.save(plots.class_iou_figure(class_iou, miou, names), os.path.join(save_dir, CLASS_IOU_FILE))
     _write_worst(os.path.join(save_dir, WORST_DIR), worst, worst_files, record, colours)
     _write_per_image(os.path.join(save_dir, PER_IMAGE_FILE), record.images, worst_files)
-    return content
+    return report
 
 
 def _write_worst(directory, worst, worst_files, record, colours):

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from .observer import observe_evaluation
 from .panels import class_colours
 from .report import class_display_names, write_report
+from .report_content import EvaluationReport
 
 
 @dataclass
@@ -12,7 +13,7 @@ class Evaluation:
     """An evaluation's result as PaddleSeg's evaluate returned it, its record, and its report."""
     result: tuple
     record: object
-    report: dict  # the JSON's content; None in processes other than the first
+    report: EvaluationReport | None  # None in processes other than the first, which do not write it
 
 
 def evaluate_and_report(model, dataset, save_dir, worst_k=8, run=None, evaluate=None, **evaluate_kwargs):
@@ -22,7 +23,7 @@ def evaluate_and_report(model, dataset, save_dir, worst_k=8, run=None, evaluate=
 
     Args:
         worst_k (int): how many of the lowest-scoring images to draw.
-        run (dict): how the evaluation was made, stored in the JSON.
+        run (RunInfo): how the evaluation was made, stored in the JSON.
         evaluate_kwargs: ``evaluate``'s own arguments (test-time options, num_workers...).
     """
     import paddle

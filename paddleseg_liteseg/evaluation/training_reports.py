@@ -7,12 +7,14 @@ PaddleSeg's loop computes them. An EMA model's evaluation (the second at an iter
 ``iter_N/ema/``. The best report follows PaddleSeg's ``best_model``: the first highest mIoU.
 """
 import contextlib
+import dataclasses
 import importlib
 import os
 import shutil
 
 from ..compat import patched
 from .panels import class_colours
+from .report_content import RunInfo
 from .reporting import evaluate_and_report
 
 EVAL_DIR = "eval"
@@ -32,7 +34,8 @@ def training_reports(save_dir, model, iterations, worst_k=8, use_vdl=False, run=
     Args:
         model: the model being trained (any other evaluated model is its EMA copy).
         iterations (list[int]): the iterations of the evaluations (``evaluation_iterations``).
-        run (dict): stored in every report; each adds its ``iteration`` and ``weights``.
+        run (RunInfo): stored in every report; each adds its ``iteration``, ``weights`` and
+            ``evaluate_options``.
     """
     import paddle
 
@@ -55,8 +58,9 @@ def training_reports(save_dir, model, iterations, worst_k=8, use_vdl=False, run=
         report_dir = os.path.join(save_dir, EVAL_DIR, f"iter_{iteration}", *(["ema"] if ema else []))
         weights = os.path.join(save_dir, f"iter_{iteration}", "ema_model.pdparams" if ema else "model.pdparams")
         evaluation = evaluate_and_report(evaluated_model, dataset, report_dir, worst_k, evaluate=evaluate,
-                                         run=dict(run or {}, iteration=iteration, weights=weights,
-                                                  evaluate_options=kwargs), **kwargs)
+                                         run=dataclasses.replace(run or RunInfo(), iteration=iteration,
+                                                                 weights=weights, evaluate_options=kwargs),
+                                         **kwargs)
         if first_process and not ema:
             if evaluation.result[0] > state["best_miou"]:
                 state["best_miou"] = evaluation.result[0]

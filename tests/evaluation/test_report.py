@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from paddleseg_liteseg.evaluation import evaluate_and_report, plots
+from paddleseg_liteseg.evaluation import RunInfo, evaluate_and_report, plots
 from paddleseg_liteseg.evaluation.panels import class_colours
 
 PALETTE = [(10, 20, 30), (200, 0, 0), (0, 200, 0), (0, 0, 200), (200, 200, 0)]
@@ -15,8 +15,8 @@ PALETTE = [(10, 20, 30), (200, 0, 0), (0, 200, 0), (0, 0, 200), (200, 200, 0)]
 @pytest.fixture
 def reported(pixel_model, toy_val, tmp_path):
     toy_val.PALETTE = PALETTE
-    evaluation = evaluate_and_report(pixel_model, toy_val, str(tmp_path), worst_k=3, run={"weights": "w.pdparams"},
-                                     print_detail=False)
+    evaluation = evaluate_and_report(pixel_model, toy_val, str(tmp_path), worst_k=3,
+                                     run=RunInfo(weights="w.pdparams"), print_detail=False)
     return evaluation, tmp_path
 
 
@@ -29,7 +29,7 @@ def test_the_json_holds_evaluates_numbers_and_the_class_names(reported):
     evaluation, directory = reported
     miou, accuracy, class_iou, class_precision, kappa = evaluation.result
     content = json.loads((directory / "evaluate_result.json").read_text())
-    assert content == evaluation.report
+    assert content == evaluation.report.to_dict()
     assert (content["mIoU"], content["accuracy"], content["kappa"]) == (miou, accuracy, kappa)
     assert [c["iou"] for c in content["classes"]] == list(class_iou)
     assert [c["precision"] for c in content["classes"]] == list(class_precision)
@@ -59,14 +59,14 @@ def test_the_worst_images_are_the_lowest_scores_of_the_csv(reported):
     assert sorted(path.name for path in (directory / "worst_images").iterdir()) == \
         [row["worst_image"] for row in lowest]
     assert all(not row["worst_image"] for row in rows if row not in lowest)
-    assert evaluation.report["worst_images"] == [f"worst_images/{row['worst_image']}" for row in lowest]
+    assert evaluation.report.worst_images == [f"worst_images/{row['worst_image']}" for row in lowest]
 
 
 def test_a_worst_image_shows_image_truth_prediction_and_errors(reported):
     evaluation, directory = reported
     colours = class_colours(PALETTE, 255)
     kept = evaluation.record.worst()[0]
-    panel = cv2.cvtColor(cv2.imread(str(directory / evaluation.report["worst_images"][0])), cv2.COLOR_BGR2RGB)
+    panel = cv2.cvtColor(cv2.imread(str(directory / evaluation.report.worst_images[0])), cv2.COLOR_BGR2RGB)
     height, width = kept.label.shape
     assert panel.shape == (height, 4 * width, 3)
     image = cv2.cvtColor(cv2.imread(kept.image), cv2.COLOR_BGR2RGB)
@@ -88,7 +88,7 @@ def test_a_second_report_replaces_the_worst_images(pixel_model, toy_val, tmp_pat
 def test_names_fall_back_to_class_i(pixel_model, toy_val, tmp_path):
     toy_val.dataset_root = str(tmp_path)  # no class_names.txt there
     report = evaluate_and_report(pixel_model, toy_val, str(tmp_path / "report"), print_detail=False).report
-    assert [c["name"] for c in report["classes"]] == [f"class {i}" for i in range(toy_val.num_classes)]
+    assert [c.name for c in report.classes] == [f"class {i}" for i in range(toy_val.num_classes)]
 
 
 def test_the_confusion_matrix_plot_names_19_classes_on_both_axes():

@@ -38,10 +38,9 @@ def run(args):
     runtimes = RUNTIMES if "all" in args.backend else tuple(args.backend)
     images = None
     if args.int8:
-        transforms = config.val_dataset_cfg.get("transforms") or [{"type": "Normalize"}]
         with in_flag_terms(**calibration_flags(args)):
-            images = calibration_set(config_label(args.config), builder, transforms, args.calib_image_path,
-                                     args.calib_num)
+            images = calibration_set(config_label(args.config), builder, val_transforms(config),
+                                     args.calib_image_path, args.calib_num)
     model = built_model(builder, args.model_path)
     result = benchmark(model, tuple(args.input_shape), runtimes, reference=args.reference,
                        threads=args.cpu_threads, repeats=args.repeats, warmup=args.warmup,
@@ -58,10 +57,15 @@ def agreement_images(args, config, builder):
     from ...image_files import list_images
     from ..common.config_flags import dataset_pairs
 
-    transforms = config.val_dataset_cfg.get("transforms") or [{"type": "Normalize"}]
     if args.image_path:
         paths = list_images(args.image_path)[0]
     else:
         paths = [image for image, _ in dataset_pairs(builder, args.config, "for the agreement with fp32",
                                                      "--image_path")[0]]
-    return calibration_images(paths, transforms, args.agreement_num)
+    return calibration_images(paths, val_transforms(config), args.agreement_num)
+
+
+def val_transforms(config):
+    """The config's val_dataset transforms (config entries), else PaddleSeg's default preprocessing."""
+    from ...deploy.exporting.exported_model import DEFAULT_TRANSFORMS
+    return config.val_dataset_cfg.get("transforms") or DEFAULT_TRANSFORMS

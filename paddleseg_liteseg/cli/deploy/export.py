@@ -1,9 +1,11 @@
 """``paddleseg export``: PaddleSeg's ``tools/export.py`` (Paddle 3 file names), plus ONNX and int8."""
 from ..common.config_flags import add_config_argument, load
-from .tune import add_tune_arguments
+from .tune import add_tune_arguments, agreement_limits
 
 
 def add_arguments(parser):
+    from ...deploy.int8.int8_search import INT8_SEARCH_SECONDS
+
     add_config_argument(parser)
     parser.add_argument("--model_path", default=None,
                         help="Weights to export (.pdparams, this plugin's or PaddleSeg's PP-LiteSeg layout).")
@@ -17,10 +19,11 @@ def add_arguments(parser):
     add_int8_arguments(parser, "Also write int8 models calibrated on dataset images: onnxruntime's "
                                "quantizer's and NNCF's (where installed), each runtime given the one that agrees "
                                "best with fp32 on --calib_num images of the config's val_dataset (implies --onnx).")
-    parser.add_argument("--int8_search_seconds", type=float, default=300,
+    parser.add_argument("--int8_search_seconds", type=float, default=INT8_SEARCH_SECONDS,
                         help="Where no int8 model agrees --min_agreement with fp32 (and, on the labelled val "
-                             "images, loses at most --max_miou_drop mIoU points), search this long per int8 "
-                             "runtime for the fewest layers to keep fp32 that get there (default 300; 0: no search).")
+                             "images, loses at most --max_miou_drop_points mIoU points), search this long per int8 "
+                             f"runtime for the fewest layers to keep fp32 that get there (default "
+                             f"{INT8_SEARCH_SECONDS:g}; 0: no search).")
     parser.add_argument("--tune", action="store_true",
                         help="Then time every runtime here and record the fastest that agrees with fp32 "
                              "(implies --onnx; see `paddleseg tune`).")
@@ -29,11 +32,14 @@ def add_arguments(parser):
 
 def add_int8_arguments(parser, int8_help):
     """``--int8`` and where its calibration images come from (``export`` and ``bench``)."""
+    from ...deploy.int8.quantize import CALIBRATION_IMAGES
+
     parser.add_argument("--int8", action="store_true", help=int8_help)
     parser.add_argument("--calib_image_path", default=None,
                         help="Calibration images: an image, a directory or a file list "
                              "(default: the config's train_dataset images).")
-    parser.add_argument("--calib_num", type=int, default=32, help="Number of calibration images.")
+    parser.add_argument("--calib_num", type=int, default=CALIBRATION_IMAGES,
+                        help=f"Number of calibration images (default {CALIBRATION_IMAGES}).")
 
 
 def calibration_flags(args):
@@ -42,16 +48,14 @@ def calibration_flags(args):
             "arguments": {"calib_images": "--calib_image_path"}}
 
 
-def check_int8_limits(args):
-    """The int8 bar and the search's time, checked before the export spends time on them."""
+def int8_limits(args):
+    """The int8 bar and the search's time as ``export`` takes them, checked before the export spends
+    time on them."""
     from ...errors import UserError
 
-    if not 0 <= args.min_agreement <= 1:
-        raise UserError(f"--min_agreement must be between 0 and 1, got {args.min_agreement}")
-    if args.max_miou_drop < 0:
-        raise UserError(f"--max_miou_drop must be >= 0, got {args.max_miou_drop}")
     if args.int8_search_seconds < 0:
         raise UserError(f"--int8_search_seconds must be >= 0, got {args.int8_search_seconds}")
+    return {**agreement_limits(args), "int8_search_seconds": args.int8_search_seconds}
 
 
 def run(args):
@@ -59,14 +63,12 @@ def run(args):
     from ...deploy.exporting.model_files import (DEPLOY_FILE, MODEL_KEY, ONNX_INT8_KEY, ONNX_KEY, OPENVINO_INT8_KEY, PARAMS_KEY)
     from ..common.flags import in_flag_terms
 
-    check_int8_limits(args)
+    limits = int8_limits(args)
     flags = calibration_flags(args)
     with in_flag_terms(paths=flags["paths"], arguments={**flags["arguments"], "input_shape": "--input_shape"}):
         exported = export(args.config, args.save_dir, weights=args.model_path, onnx=args.onnx or args.tune,
                           int8=args.int8, input_shape=args.input_shape, output_op=args.output_op,
-                          calib_images=args.calib_image_path, calib_num=args.calib_num, opts=args.opts,
-                          min_agreement=args.min_agreement, max_miou_drop=args.max_miou_drop / 100,
-                          int8_search_seconds=args.int8_search_seconds)
+                          calib_images=args.calib_image_path, calib_num=args.calib_num, opts=args.opts, **limits)
     written = list(dict.fromkeys(exported.get(key) for key in
                                  (MODEL_KEY, PARAMS_KEY, ONNX_KEY, ONNX_INT8_KEY, OPENVINO_INT8_KEY) if key in exported))
     print(f"Exported to {args.save_dir}: {', '.join(written)}, {DEPLOY_FILE}")

@@ -1,23 +1,26 @@
 """``paddleseg tune``: time every runtime of an exported model here, record the fastest that stays correct
 (a lossy one only where it is clearly faster)."""
 
+PERCENT = 100  # the command line takes the mIoU drop in percentage points; the library, as a fraction
+
 
 def add_tune_arguments(parser):
     """The limits and images of a tuning run (``tune`` and ``export --tune``)."""
     from ...deploy.int8.agreement import MAX_MIOU_DROP, MIN_AGREEMENT
-    from ...deploy.measuring.tune import MAX_ROUNDS, MAX_SECONDS, MIN_LOSSY_GAIN
+    from ...deploy.measuring.tune import MAX_ROUNDS, MAX_SECONDS, MIN_LOSSY_GAIN, MIN_ROUNDS, TUNING_IMAGES
 
     parser.add_argument("--min_agreement", type=float, default=MIN_AGREEMENT,
                         help=f"Smallest share of pixels equal to fp32's a runtime may have (default {MIN_AGREEMENT}).")
-    parser.add_argument("--max_miou_drop", type=float, default=100 * MAX_MIOU_DROP,
-                        help=f"mIoU points a runtime may lose against fp32, where labels are given "
-                             f"(default {100 * MAX_MIOU_DROP:g}).")
+    parser.add_argument("--max_miou_drop_points", "--max_miou_drop", type=float, default=PERCENT * MAX_MIOU_DROP,
+                        help=f"mIoU a runtime may lose against fp32 where labels are given, in percentage points "
+                             f"(75.0 to 74.5 is 0.5; default {PERCENT * MAX_MIOU_DROP:g}).")
     parser.add_argument("--tune_labels", default=None,
                         help="A file list of 'image label' lines (relative to the list's folder): images to "
                              "tune on, with labels for mIoU.")
-    parser.add_argument("--tune_num", type=int, default=16, help="Images to tune on (default 16).")
-    parser.add_argument("--tune_repeats", type=int, default=10,
-                        help="Timed rounds at least (default 10); then more until it is clear whether a lossy "
+    parser.add_argument("--tune_num", type=int, default=TUNING_IMAGES,
+                        help=f"Images to tune on (default {TUNING_IMAGES}).")
+    parser.add_argument("--tune_repeats", type=int, default=MIN_ROUNDS,
+                        help=f"Timed rounds at least (default {MIN_ROUNDS}); then more until it is clear whether a lossy "
                              f"runtime (int8, bf16) beats exact fp32 by more than the noise and by "
                              f"{100 * MIN_LOSSY_GAIN:g}%%, up to --tune_max_repeats or --tune_seconds.")
     parser.add_argument("--tune_max_repeats", type=int, default=MAX_ROUNDS,
@@ -28,6 +31,18 @@ def add_tune_arguments(parser):
     parser.add_argument("--batch_size", type=int, default=1,
                         help="Images per timed run, as `paddleseg infer --batch_size` will run them "
                              "(default 1); the tuning result applies to that batch size.")
+
+
+def agreement_limits(args):
+    """The library's ``min_agreement`` and ``max_miou_drop`` (a fraction, as the library measures mIoU)
+    from the flags (``--max_miou_drop_points`` in percentage points), checked."""
+    from ...errors import UserError
+
+    if not 0 <= args.min_agreement <= 1:
+        raise UserError(f"--min_agreement must be between 0 and 1, got {args.min_agreement}")
+    if args.max_miou_drop_points < 0:
+        raise UserError(f"--max_miou_drop_points must be >= 0, got {args.max_miou_drop_points}")
+    return {"min_agreement": args.min_agreement, "max_miou_drop": args.max_miou_drop_points / PERCENT}
 
 
 def add_arguments(parser):
@@ -96,15 +111,14 @@ def run_tuning(args, model, pairs, ignore_index):
     from ...deploy.measuring.tune import format_entry, tune, tuning_samples
     from ...errors import UserError
 
-    if not 0 <= args.min_agreement <= 1:
-        raise UserError(f"--min_agreement must be between 0 and 1, got {args.min_agreement}")
+    limits = agreement_limits(args)
     if args.tune_repeats < 1:
         raise UserError(f"--tune_repeats must be >= 1, got {args.tune_repeats}")
     samples = tuning_samples(pairs, model, args.tune_num)
     entry = tune(model, samples, device=getattr(args, "device", None) or "cpu",
-                 threads=getattr(args, "cpu_threads", None), min_agreement=args.min_agreement,
-                 max_miou_drop=args.max_miou_drop / 100, repeats=args.tune_repeats, ignore_index=ignore_index,
-                 batch_size=args.batch_size, max_rounds=args.tune_max_repeats, max_seconds=args.tune_seconds)
+                 threads=getattr(args, "cpu_threads", None), **limits, repeats=args.tune_repeats,
+                 ignore_index=ignore_index, batch_size=args.batch_size, max_rounds=args.tune_max_repeats,
+                 max_seconds=args.tune_seconds)
     print(format_entry(entry))
     print(f"Wrote {os.path.join(model.directory, TUNING_FILE)}")
 

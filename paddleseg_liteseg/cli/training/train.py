@@ -109,13 +109,13 @@ def _evaluation_reports(args, config, model, resume_model):
     import os
 
     from ...weights.training_checkpoints import CHECKPOINT_DIR
-    from ...evaluation import evaluation_iterations, training_reports
+    from ...evaluation import RunInfo, evaluation_iterations, training_reports
 
     if not args.do_eval:
         return contextlib.nullcontext()
     start_iter = int(CHECKPOINT_DIR.match(os.path.basename(os.path.normpath(resume_model))).group(1)) \
         if resume_model else 0
-    run = {"config": args.config, "opts": args.opts, "precision": args.precision, "config_values": config.dic}
+    run = RunInfo(config=args.config, opts=args.opts, precision=args.precision, config_values=config.dic)
     return training_reports(args.save_dir, model, evaluation_iterations(start_iter, config.iters, args.save_interval),
                             args.worst_k, args.use_vdl, run)
 

@@ -38,7 +38,7 @@ def run(args):
     from paddleseg.utils import logger, utils
 
     from ...checks import wrap_dataset
-    from ...evaluation import evaluate_and_report
+    from ...evaluation import RunInfo, evaluate_and_report
 
     config, builder = load(args, ("val_dataset",))
     utils.show_env_info()
@@ -50,7 +50,8 @@ def run(args):
     if args.save_dir is None:
         evaluate(model, dataset, **options)
         return
-    run_info = {"config": args.config, "opts": args.opts, "weights": args.model_path,
-                "evaluate_options": options, "config_values": config.dic}
-    if evaluate_and_report(model, dataset, args.save_dir, args.worst_k, run=run_info, **options).report:
+    run_info = RunInfo(config=args.config, opts=args.opts, weights=args.model_path, evaluate_options=options,
+                       config_values=config.dic)
+    evaluation = evaluate_and_report(model, dataset, args.save_dir, args.worst_k, run=run_info, **options)
+    if evaluation.report is not None:
         logger.info(f"[EVAL] Report written to {args.save_dir}")

@@ -17,6 +17,8 @@ from ...errors import UserError
 from .fixed_shape import fitted_transforms, fixed_batch
 from .model_files import (DEPLOY_FILE, DEPLOY_SECTION, INPUT_SHAPE_KEY, ONNX_INT8_KEY, ONNX_KEY, REQUIRED_KEYS, TRANSFORMS_KEY)
 
+DEFAULT_TRANSFORMS = [{"type": "Normalize"}]  # PaddleSeg's default preprocessing: a model without a config
+
 
 class BackendUnavailable(UserError):
     """A backend that is not installed or cannot run this model, device or precision."""

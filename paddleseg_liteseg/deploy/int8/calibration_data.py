@@ -7,10 +7,10 @@ their pixels, and they would overstate its agreement.
 from ...datasets.config_datasets import config_dataset
 from ...errors import ConfigError, UserError
 from ...image_files import list_images
-from .quantize import calibration_images, labelled_images
+from .quantize import CALIBRATION_IMAGES, calibration_images, labelled_images
 
 
-def calibration_set(config_name, builder, transforms, calib_images=None, count=32):
+def calibration_set(config_name, builder, transforms, calib_images=None, count=CALIBRATION_IMAGES):
     """``count`` images from ``calib_images`` (an image, folder or file list) or else the
     train_dataset of the config (its ``builder``; None for a model without one), preprocessed by
     ``transforms`` (config entries).
@@ -31,7 +31,7 @@ def calibration_set(config_name, builder, transforms, calib_images=None, count=3
     return calibration_images(paths, transforms, count)
 
 
-def agreement_set(builder, transforms, count=32):
+def agreement_set(builder, transforms, count=CALIBRATION_IMAGES):
     """``count`` images of the config's val_dataset (its ``builder``'s) and their labels, preprocessed
     by ``transforms``, for int8's agreement with fp32 and its mIoU: (images, labels, the dataset's
     ignore_index); None (with a warning where the config names a val_dataset) where there are none."""

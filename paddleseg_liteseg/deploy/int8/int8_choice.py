@@ -17,6 +17,7 @@ import numpy as np
 
 from .agreement import MAX_MIOU_DROP, MIN_AGREEMENT, pixel_agreement
 from ..running.inference_timing import seconds
+from .int8_scores import Int8Score, scores_to_dict
 from .int8_search import search_from_recipes
 from ..exporting.model_files import (CONV_INT8_FILE, INT8_FILE, INT8_SCORES_KEY, INT8_SEARCH_KEY, NNCF_INT8_FILE, ONNX_INT8_KEY, ONNX_KEY, OPENVINO_INT8_KEY, RECIPE_FILES, SEARCH_FILE)
 from .quantize import fold_batch_norms, quantize_nncf, quantize_onnx
@@ -55,39 +56,33 @@ def write_int8_models(model, calibration_images, agreement_images=None, agreemen
     batches = [image[np.newaxis].astype("float32") for image in agreement_images or calibration_images]
     reference = create_runtime(model, "onnxruntime", precision="fp32")
     expected = [_labels(reference(batch)) for batch in batches]
+    fp32_file = model.get(ONNX_KEY)
     scores, chosen, searched = {}, {}, {}
     for backend, key in (("onnxruntime", ONNX_INT8_KEY), ("openvino", OPENVINO_INT8_KEY)):
         if BACKENDS[backend].unavailable(model.updated(**{key: INT8_FILE}), "cpu", "int8"):
             continue
         fp32 = reference if backend == "onnxruntime" else create_runtime(model, backend, precision="fp32")
-        scores[backend] = {model.get(ONNX_KEY): {"agreement": 1.0, "ms": _milliseconds(fp32, batches[0])}}
-
-        def score(candidate):
-            name = os.path.basename(candidate)
-            runtime = create_runtime(model.updated(**{key: name}), backend, precision="int8")
-            agreement = pixel_agreement([_labels(runtime(batch)) for batch in batches], expected)
-            scores[backend][name] = {"agreement": round(agreement, 5), "ms": _milliseconds(runtime, batches[0])}
-
-        for candidate in candidates:
-            score(candidate)
-        fp32_file = model.get(ONNX_KEY)
+        scores[backend] = {fp32_file: Int8Score(1.0, _milliseconds(fp32, batches[0]))}
+        scores[backend].update(_scores(model, key, backend, candidates, batches, expected))
         chosen[key] = choose_int8_file(scores[backend], fp32_file=fp32_file, min_agreement=min_agreement)
-        if search_seconds and scores[backend][chosen[key]]["agreement"] < min_agreement:
+        if search_seconds and scores[backend][chosen[key]].agreement < min_agreement:
+            starts = search_starts({name: score.ms for name, score in scores[backend].items()}, fp32_file)
             found = search_from_recipes(
                 onnx_file, os.path.join(model.directory, SEARCH_FILE.format(runtime=backend, recipe="{recipe}")),
-                search_starts(scores[backend], fp32_file), backend, calibration_images,
-                agreement_images or calibration_images, search_seconds, labels=agreement_labels,
-                min_agreement=min_agreement, max_miou_drop=max_miou_drop, ignore_index=ignore_index)
+                starts, backend, calibration_images, agreement_images or calibration_images, search_seconds,
+                labels=agreement_labels, min_agreement=min_agreement, max_miou_drop=max_miou_drop,
+                ignore_index=ignore_index)
             searched[backend] = {recipe: dict(result.as_dict(), int8_file=os.path.basename(result.int8_file))
                                  for recipe, result in found.items()}
-            for result in found.values():
-                candidates.append(result.int8_file)
-                score(result.int8_file)
+            found_files = [result.int8_file for result in found.values()]
+            candidates += found_files
+            scores[backend].update(_scores(model, key, backend, found_files, batches, expected))
             chosen[key] = choose_int8_file(scores[backend], fp32_file=fp32_file, min_agreement=min_agreement)
     for candidate in candidates:
         if os.path.basename(candidate) not in chosen.values():
             os.remove(candidate)
-    return model.updated(**chosen, **{INT8_SCORES_KEY: scores}, **({INT8_SEARCH_KEY: searched} if searched else {}))
+    return model.updated(**chosen, **{INT8_SCORES_KEY: scores_to_dict(scores)},
+                         **({INT8_SEARCH_KEY: searched} if searched else {}))
 
 
 def choose_int8_file(scores, fp32_file=None, min_agreement=MIN_AGREEMENT):
@@ -96,25 +91,41 @@ def choose_int8_file(scores, fp32_file=None, min_agreement=MIN_AGREEMENT):
     enough, the most agreeing. Files slower than ``fp32_file`` are left out unless all are.
 
     Args:
-        scores (dict): {file: {"agreement", "ms"}}, ``fp32_file``'s among them when given.
+        scores (dict): {file: Int8Score}, ``fp32_file``'s among them when given.
     """
     files = {name: score for name, score in scores.items() if name != fp32_file}
     if fp32_file is not None:
-        files = {name: score for name, score in files.items() if score["ms"] < scores[fp32_file]["ms"]} or files
-    agreeing = [name for name, score in files.items() if score["agreement"] >= min_agreement]
+        files = {name: score for name, score in files.items() if score.ms < scores[fp32_file].ms} or files
+    agreeing = [name for name, score in files.items() if score.agreement >= min_agreement]
     if agreeing:
-        fastest = min(files[name]["ms"] for name in agreeing)
-        agreeing = [name for name in agreeing if files[name]["ms"] <= SAME_SPEED * fastest]
-    return max(agreeing or files, key=lambda name: files[name]["agreement"])
+        fastest = min(files[name].ms for name in agreeing)
+        agreeing = [name for name in agreeing if files[name].ms <= SAME_SPEED * fastest]
+    return max(agreeing or files, key=lambda name: files[name].agreement)
 
 
-def search_starts(scores, fp32_file):
+def search_starts(milliseconds, fp32_file):
     """The recipes the search starts from, fastest first: those faster than fp32 on this runtime (a
-    file the choice leaves out for its speed is no start), else all of them."""
-    recipes = {recipe: scores[name] for recipe, name in RECIPE_FILES.items() if name in scores}
-    faster = {recipe: score for recipe, score in recipes.items() if score["ms"] < scores[fp32_file]["ms"]}
+    file the choice leaves out for its speed is no start), else all of them.
+
+    Args:
+        milliseconds (dict): {file: ms on this runtime} of the recipes' files and ``fp32_file``.
+    """
+    recipes = {recipe: milliseconds[name] for recipe, name in RECIPE_FILES.items() if name in milliseconds}
+    faster = {recipe: ms for recipe, ms in recipes.items() if ms < milliseconds[fp32_file]}
     candidates = faster or recipes
-    return sorted(candidates, key=lambda recipe: candidates[recipe]["ms"])
+    return sorted(candidates, key=candidates.get)
+
+
+def _scores(model, key, backend, int8_files, batches, expected):
+    """{file name: Int8Score} of ``int8_files``, each run by ``backend`` as ``model``'s ``key`` file
+    on ``batches`` and compared with fp32's ``expected`` labels."""
+    scores = {}
+    for int8_file in int8_files:
+        name = os.path.basename(int8_file)
+        runtime = create_runtime(model.updated(**{key: name}), backend, precision="int8")
+        agreement = pixel_agreement([_labels(runtime(batch)) for batch in batches], expected)
+        scores[name] = Int8Score(round(agreement, 5), _milliseconds(runtime, batches[0]))
+    return scores
 
 
 def _milliseconds(runtime, batch):

@@ -57,6 +57,7 @@ OPTIONS = {
 RANKING_IMAGES = 4
 HISTOGRAM_IMAGES = 8
 RUNTIME_KEYS = {"onnxruntime": ONNX_INT8_KEY, "openvino": OPENVINO_INT8_KEY}
+INT8_SEARCH_SECONDS = 300.0  # a runtime's search time, all its starts together (export's default too)
 
 
 @dataclasses.dataclass
@@ -85,8 +86,8 @@ _Tried = namedtuple("_Tried", ["path", "options", "fp32_layers", "score"])  # a 
 
 
 def search_int8(onnx_file, int8_file, recipe, runtime, calibration_images, agreement_images, labels=None,
-                min_agreement=MIN_AGREEMENT, max_miou_drop=MAX_MIOU_DROP, time_limit=300.0, ignore_index=255,
-                threads=None, reduce_range=None):
+                min_agreement=MIN_AGREEMENT, max_miou_drop=MAX_MIOU_DROP, time_limit=INT8_SEARCH_SECONDS,
+                ignore_index=255, threads=None, reduce_range=None):
     """Write to ``int8_file`` the int8 model of ``recipe`` with the fewest layers kept fp32 that
     meets the bar on ``runtime`` (see above), within about ``time_limit`` seconds.
 
@@ -154,7 +155,7 @@ def search_int8(onnx_file, int8_file, recipe, runtime, calibration_images, agree
 
 
 def search_from_recipes(onnx_file, int8_file_pattern, recipes, runtime, calibration_images, agreement_images,
-                        time_limit=300.0, **options):
+                        time_limit=INT8_SEARCH_SECONDS, **options):
     """``search_int8`` from each of ``recipes`` in turn, sharing ``time_limit``: each search gets the
     time left divided by the searches left, so time one does not need goes to the next. Which
     start ends fastest is not known beforehand: the fastest recipe often loses most (it quantizes

@@ -22,6 +22,7 @@ the same backend at the same precision (``gemm_rates``), how close it gets to it
 """
 import contextlib
 import copy
+import dataclasses
 import io
 import json
 import os
@@ -34,6 +35,7 @@ import paddle
 
 from ..int8.agreement import pixel_agreement
 from ..exporting.export import write_inference_model
+from ..exporting.exported_model import DEFAULT_TRANSFORMS
 from .gemm_rates import GEMM_SIZE, gemm_gflops, runtime_gemm_rates
 from ..running.inference_timing import time_interleaved
 from ..int8.int8_choice import write_int8_models
@@ -43,6 +45,50 @@ from ..running.runtimes import BackendUnavailable, create_runtime, default_threa
 
 RUNTIMES = ("dygraph", "paddle", "onnxruntime", "openvino")
 ONNX_RUNTIMES = ("onnxruntime", "openvino")
+
+
+@dataclasses.dataclass(frozen=True)
+class BenchRow:
+    """One model on one runtime: its times (median and 90th percentile ms over ``runs``), FPS, the
+    GFLOP/s achieved and their share of the machine's fp32 GEMM rate. Where measured: the share of
+    its own backend's GEMM rate at its precision, its agreement with the dygraph model's labels, and
+    its median over the reference model's on the same runtime (``vs_reference``)."""
+
+    model: str
+    runtime: RuntimeId
+    input_shape: list
+    median_ms: float
+    p90_ms: float
+    fps: float
+    gflops_per_s: float
+    fraction_of_gemm: float
+    runs: int
+    own_gemm_gflops: float | None = None
+    fraction_of_own_gemm: float | None = None
+    agreement: float | None = None
+    vs_reference: float | None = None
+
+    def to_dict(self):
+        """The row as the JSON holds it: the runtime in words, fields not measured left out."""
+        fields = dict(dataclasses.asdict(self), runtime=str(self.runtime))
+        return {name: value for name, value in fields.items() if value is not None}
+
+
+@dataclasses.dataclass(frozen=True)
+class BenchResult:
+    """What ``benchmark`` measured: ``machine`` (device, threads, gemm_gflops), ``models`` ({name:
+    {"params", "gflops"}}), a ``BenchRow`` per model and runtime, and ``skipped`` ({runtime: why})."""
+
+    machine: dict
+    models: dict
+    rows: list
+    skipped: dict
+
+    def to_dict(self):
+        return {"machine": self.machine, "models": self.models, "rows": [row.to_dict() for row in self.rows],
+                "skipped": self.skipped}
+
+
 def complexity(model, input_shape):
     """(trainable parameters, GFLOPs) of ``model`` at ``input_shape``; FLOPs = 2 x paddle.flops' MACs.
 
@@ -116,8 +162,7 @@ def benchmark(model, input_shape=(1, 3, 512, 1024), runtimes=RUNTIMES, reference
         agreement_images (list[np.ndarray], optional): Preprocessed dataset images; each row's
             ``agreement`` is its share of labels equal to the dygraph model's on them.
     Returns:
-        dict: ``machine`` (device, threads, gemm_gflops), ``models`` ({name: params, gflops}),
-        ``rows`` (one per model and runtime) and ``skipped`` ({runtime: reason}).
+        BenchResult
     """
     threads = threads or default_threads()
     paddle.set_device(device)
@@ -137,7 +182,7 @@ def benchmark(model, input_shape=(1, 3, 512, 1024), runtimes=RUNTIMES, reference
     exported = tempfile.TemporaryDirectory(dir=work_dir)
     for model_name, layer in models.items():
         model_dir = os.path.join(exported.name, model_name)
-        exported_model = write_inference_model(layer, model_dir, [{"type": "Normalize"}], input_shape=input_shape,
+        exported_model = write_inference_model(layer, model_dir, DEFAULT_TRANSFORMS, input_shape=input_shape,
                                                onnx=onnx_needed)
         if onnx_needed and calibration_images:
             exported_model = write_int8_models(
@@ -166,26 +211,25 @@ def benchmark(model, input_shape=(1, 3, 512, 1024), runtimes=RUNTIMES, reference
     for (model_name, runtime_id), run_seconds in times.items():
         median = statistics.median(run_seconds)
         achieved = info[model_name]["gflops"] / median
-        rows.append({
-            "model": model_name, "runtime": str(runtime_id), "input_shape": list(input_shape),
-            "median_ms": round(1000 * median, 2),
-            "p90_ms": round(1000 * float(np.percentile(run_seconds, 90)), 2),
-            "fps": round(input_shape[0] / median, 2),
-            "gflops_per_s": round(achieved, 1), "fraction_of_gemm": round(achieved / gemm, 3),
-            "runs": len(run_seconds)})
-        if runtime_id in own_gemm:
-            rows[-1]["own_gemm_gflops"] = round(own_gemm[runtime_id], 1)
-            rows[-1]["fraction_of_own_gemm"] = round(achieved / own_gemm[runtime_id], 3)
-        if agreements:
-            rows[-1]["agreement"] = round(agreements[(model_name, runtime_id)], 5)
+        rows.append(BenchRow(
+            model_name, runtime_id, list(input_shape), median_ms=round(1000 * median, 2),
+            p90_ms=round(1000 * float(np.percentile(run_seconds, 90)), 2), fps=round(input_shape[0] / median, 2),
+            gflops_per_s=round(achieved, 1), fraction_of_gemm=round(achieved / gemm, 3), runs=len(run_seconds),
+            own_gemm_gflops=round(own_gemm[runtime_id], 1) if runtime_id in own_gemm else None,
+            fraction_of_own_gemm=round(achieved / own_gemm[runtime_id], 3) if runtime_id in own_gemm else None,
+            agreement=round(agreements[(model_name, runtime_id)], 5) if agreements else None))
     if reference:
-        medians = {(row["model"], row["runtime"]): row["median_ms"] for row in rows}
-        for row in rows:
-            baseline = medians.get(("reference", row["runtime"]))
-            row["vs_reference"] = round(row["median_ms"] / baseline, 3) if baseline else None
+        medians = {(row.model, row.runtime): row.median_ms for row in rows}
+        rows = [dataclasses.replace(row, vs_reference=_ratio(row.median_ms, medians.get(("reference", row.runtime))))
+                for row in rows]
     exported.cleanup()
-    return {"machine": {"device": device, "threads": threads, "gemm_gflops": round(gemm, 1)},
-            "models": info, "rows": rows, "skipped": {str(runtime_id): why for runtime_id, why in skipped.items()}}
+    return BenchResult({"device": device, "threads": threads, "gemm_gflops": round(gemm, 1)}, info, rows,
+                       {str(runtime_id): why for runtime_id, why in skipped.items()})
+
+
+def _ratio(median_ms, baseline_ms):
+    """``median_ms`` over the reference model's ``baseline_ms`` (None where it has none)."""
+    return round(median_ms / baseline_ms, 3) if baseline_ms else None
 
 
 COLUMNS = [("model", "model"), ("runtime", "runtime"), ("median_ms", "median ms"),
@@ -196,20 +240,22 @@ COLUMNS = [("model", "model"), ("runtime", "runtime"), ("median_ms", "median ms"
 
 
 def format_table(result):
-    """The result as a Markdown table, with the machine's GEMM rate and model sizes above it."""
-    machine = result["machine"]
+    """A ``BenchResult`` as a Markdown table (a column for each field some row has), with the
+    machine's GEMM rate and model sizes above it."""
+    machine = result.machine
     where = "GPU" if machine["device"] == "gpu" else f"{machine['threads']} threads"
     lines = [f"fp32 GEMM ({GEMM_SIZE}x{GEMM_SIZE}, {where}): {machine['gemm_gflops']} GFLOP/s"]
     lines += [f"{name}: {values['params'] / 1e6:.2f} M params, {values['gflops']} GFLOPs"
-              for name, values in result["models"].items()]
+              for name, values in result.models.items()]
+    rows = [row.to_dict() for row in result.rows]
     columns = [(key, title) for key, title in COLUMNS
-               if any(key in row for row in result["rows"])]
+               if any(key in row for row in rows)]
     lines.append("")
     lines.append("| " + " | ".join(title for _, title in columns) + " |")
     lines.append("|" + "---|" * len(columns))
-    for row in result["rows"]:
+    for row in rows:
         lines.append("| " + " | ".join(_cell(row.get(key)) for key, _ in columns) + " |")
-    lines += [f"skipped {name}: {reason}" for name, reason in result["skipped"].items()]
+    lines += [f"skipped {name}: {reason}" for name, reason in result.skipped.items()]
     return "\n".join(lines)
 
 
@@ -218,6 +264,7 @@ def _cell(value):
 
 
 def write_json(result, path):
+    """Write a ``BenchResult`` to ``path`` as JSON (``BenchResult.to_dict``)."""
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     with open(path, "w") as file:
-        json.dump(result, file, indent=2)
+        json.dump(result.to_dict(), file, indent=2)

@@ -29,6 +29,7 @@ The choice and the whole table go to ``tuning.json`` in the model directory, key
 model and instruction-set flags, the thread count and the input shape: on another machine, thread
 count or shape the entry does not apply, and ``infer`` says so.
 """
+import dataclasses
 import datetime
 import io
 import itertools
@@ -48,12 +49,14 @@ from ..running.inference_timing import median_interval, time_until
 from ..int8.quantize import spread
 from ..running.runtime_id import RuntimeId
 from ..running.runtimes import BACKENDS, PRECISIONS, create_runtime, default_threads
+from ..running.tuning_entry import TunedRow, TuningEntry
 from ..running.tuning_file import tuning_key, write_entry
 
 REFERENCE = RuntimeId("paddle", "fp32")  # the labels every runtime is compared with
 TUNING_IMAGES = 16
 MIN_LOSSY_GAIN = 0.10  # how much faster than the fastest exact runtime a lossy one must be to be chosen
 EXACT_AGREEMENT = 0.999  # pixel agreement an fp32 runtime keeps to count as exact
+MIN_ROUNDS = 10  # timed rounds before a verdict may stop timing
 MAX_ROUNDS, MAX_SECONDS = 100, 60  # when timing stops without a verdict
 SETTLE_SECONDS = 0.1  # a runtime's untimed calls before each timed one (see Timing above)
 
@@ -85,7 +88,7 @@ def tuning_samples(pairs, model, count=TUNING_IMAGES):
     return samples
 
 
-def measure(model, samples, device="cpu", threads=None, repeats=10, warmup=2, ignore_index=255, batch_size=1, *,
+def measure(model, samples, device="cpu", threads=None, repeats=MIN_ROUNDS, warmup=2, ignore_index=255, batch_size=1, *,
             max_rounds=MAX_ROUNDS, max_seconds=MAX_SECONDS, min_agreement=MIN_AGREEMENT, max_miou_drop=MAX_MIOU_DROP):
     """Time every available backend x precision of ``model`` (an ExportedModel) and score its labels
     against Paddle Inference fp32.
@@ -100,9 +103,8 @@ def measure(model, samples, device="cpu", threads=None, repeats=10, warmup=2, ig
             ``min_agreement`` and ``max_miou_drop``) has its verdict (``time_rows``), up to
             ``max_rounds`` or ``max_seconds``.
     Returns:
-        (rows, skipped, input_shape): one row per runtime (backend, precision, agreement, miou where
-        labels are given, eligible, why_not, and the spread: min_ms, median_ms, max_ms,
-        median_interval_ms, runs), {"backend precision": why not}, the timed N C H W.
+        (rows, skipped, input_shape): a ``TunedRow`` per runtime, its spread and eligibility filled
+        in; {"backend precision": why not}; the timed N C H W.
     """
     threads = threads or default_threads()
     if batch_size < 1:
@@ -142,14 +144,15 @@ def time_rows(rows, runners, repeats, max_rounds, max_seconds, warmup=0, settle=
               clock=time.perf_counter):
     """Time ``runners`` (callables, one per row of ``rows``, which ``_mark_eligible`` has marked) in
     interleaved rounds until every lossy candidate's verdict is reached (``_settled``) or a limit;
-    add each row's spread (``_spread``). ``settle``, ``pause`` and ``clock``: ``time_until``'s."""
+    fill in each row's spread (``_spread``). ``settle``, ``pause`` and ``clock``: ``time_until``'s."""
     def settled(times):
-        return _settled([dict(row, **_spread(times[index])) for index, row in enumerate(rows)])
+        return _settled([dataclasses.replace(row, **_spread(times[index])) for index, row in enumerate(rows)])
 
     times = time_until(dict(enumerate(runners)), settled, repeats, max_rounds, max_seconds, warmup, settle, clock,
                        pause=pause)
     for index, row in enumerate(rows):
-        row.update(_spread(times[index]))
+        for name, value in _spread(times[index]).items():
+            setattr(row, name, value)
 
 
 def _output_seconds(labels):
@@ -169,18 +172,14 @@ def _scored_rows(labels, truth, ignore_index):
     labelled = all(label is not None for label in truth)
     if labelled:
         num_classes = max(num_classes, 1 + max(int(label[label != ignore_index].max(initial=0)) for label in truth))
-    rows = []
-    for runtime_id, predicted in labels.items():
-        row = {"backend": runtime_id.backend, "precision": runtime_id.precision,
-               "agreement": round(pixel_agreement(predicted, reference), 5)}
-        if labelled:
-            row["miou"] = round(mean_iou(predicted, truth, num_classes, ignore_index), 5)
-        rows.append(row)
-    return rows
+    return [TunedRow(runtime_id.backend, runtime_id.precision, round(pixel_agreement(predicted, reference), 5),
+                     miou=round(mean_iou(predicted, truth, num_classes, ignore_index), 5) if labelled else None)
+            for runtime_id, predicted in labels.items()]
 
 
 def _spread(seconds):
-    """A runtime's times in ms: min, median, max, the median's 95% interval and how many runs."""
+    """A runtime's times in ms, as ``TunedRow``'s fields: min, median, max, the median's 95% interval
+    and how many runs."""
     low, high = median_interval(seconds)
     return {"min_ms": _ms(min(seconds)), "median_ms": _ms(statistics.median(seconds)), "max_ms": _ms(max(seconds)),
             "median_interval_ms": [_ms(low), _ms(high)], "runs": len(seconds)}
@@ -205,26 +204,26 @@ def _cycling(runtime, batches):
 
 def _mark_eligible(rows, min_agreement, max_miou_drop):
     """Mark every row ``eligible`` or not, with ``why_not``: agreement and mIoU against the reference's."""
-    reference = next(row for row in rows if RuntimeId(row["backend"], row["precision"]) == REFERENCE)
+    reference = next(row for row in rows if row.runtime == REFERENCE)
     for row in rows:
-        row["eligible"], row["why_not"] = True, None
-        if row["agreement"] < min_agreement:
-            row["eligible"], row["why_not"] = False, f"agreement {row['agreement']} < {min_agreement}"
-        elif "miou" in row and reference["miou"] - row["miou"] > max_miou_drop:
-            row["eligible"] = False
-            row["why_not"] = f"mIoU {row['miou']} is more than {max_miou_drop} below fp32's {reference['miou']}"
+        row.eligible, row.why_not = True, None
+        if row.agreement < min_agreement:
+            row.eligible, row.why_not = False, f"agreement {row.agreement} < {min_agreement}"
+        elif row.miou is not None and reference.miou - row.miou > max_miou_drop:
+            row.eligible = False
+            row.why_not = f"mIoU {row.miou} is more than {max_miou_drop} below fp32's {reference.miou}"
 
 
 def is_exact(row):
     """Whether ``row`` computes fp32's answer: an fp32 runtime that agrees with Paddle's (sums in
     another order flip a near-tie pixel here and there; below ``EXACT_AGREEMENT`` it computes
     something else)."""
-    return row["precision"] == "fp32" and row["agreement"] >= EXACT_AGREEMENT
+    return row.precision == "fp32" and row.agreement >= EXACT_AGREEMENT
 
 
 def _interval(row):
     """The row's median interval in ms (the median itself for a row measured without one)."""
-    return row.get("median_interval_ms") or [row["median_ms"], row["median_ms"]]
+    return row.median_interval_ms or [row.median_ms, row.median_ms]
 
 
 def lossy_verdict(row, exact, min_lossy_gain=MIN_LOSSY_GAIN):
@@ -232,7 +231,7 @@ def lossy_verdict(row, exact, min_lossy_gain=MIN_LOSSY_GAIN):
     "faster" (its median's interval lies below exact's and its median gains ``min_lossy_gain``),
     "not faster" (even the ends of the intervals most in its favour gain less), else "undecided"."""
     (low, high), (exact_low, exact_high) = _interval(row), _interval(exact)
-    if high < exact_low and exact["median_ms"] >= (1 + min_lossy_gain) * row["median_ms"]:
+    if high < exact_low and exact.median_ms >= (1 + min_lossy_gain) * row.median_ms:
         return "faster"
     if exact_high < (1 + min_lossy_gain) * low:
         return "not faster"
@@ -241,8 +240,8 @@ def lossy_verdict(row, exact, min_lossy_gain=MIN_LOSSY_GAIN):
 
 def _contest(rows, min_lossy_gain):
     """(the fastest exact row, the eligible lossy rows fastest first, with their verdicts)."""
-    exact = min((row for row in rows if row["eligible"] and is_exact(row)), key=lambda row: row["median_ms"])
-    lossy = sorted((row for row in rows if row["eligible"] and not is_exact(row)), key=lambda row: row["median_ms"])
+    exact = min((row for row in rows if row.eligible and is_exact(row)), key=lambda row: row.median_ms)
+    lossy = sorted((row for row in rows if row.eligible and not is_exact(row)), key=lambda row: row.median_ms)
     return exact, [(row, lossy_verdict(row, exact, min_lossy_gain)) for row in lossy]
 
 
@@ -270,12 +269,12 @@ def choose(rows, min_agreement=MIN_AGREEMENT, max_miou_drop=MAX_MIOU_DROP, min_l
     reasons = []
     if _interval(row)[1] >= _interval(exact)[0]:
         reasons.append("within its noise (the 95% intervals of the medians overlap)")
-    if exact["median_ms"] < (1 + min_lossy_gain) * row["median_ms"]:
+    if exact.median_ms < (1 + min_lossy_gain) * row.median_ms:
         reasons.append(f"under the {min_lossy_gain:.0%} a lossy path must gain")
     why = (f"{_name(exact)}, exact, is kept: {_name(row)} is {_speedup(row, exact)} as fast, "
            f"{' and '.join(reasons)}")
     if verdict == "undecided":
-        why += f" (undecided when timing stopped after {row.get('runs', '?')} rounds)"
+        why += f" (undecided when timing stopped after {row.runs or '?'} rounds)"
     return exact, why
 
 
@@ -285,50 +284,52 @@ def pick(rows, min_agreement=MIN_AGREEMENT, max_miou_drop=MAX_MIOU_DROP, min_los
 
 
 def _name(row):
-    return f"{row['backend']} {row['precision']}"
+    return str(row.runtime)
 
 
 def _speedup(row, exact):
     """How many times as fast as ``exact`` ``row`` runs (medians, which the table gives to 0.01 ms)."""
-    return f"{exact['median_ms'] / max(row['median_ms'], 0.01):.2f}x"
+    return f"{exact.median_ms / max(row.median_ms, 0.01):.2f}x"
 
 
 def tune(model, samples, device="cpu", threads=None, min_agreement=MIN_AGREEMENT,
-         max_miou_drop=MAX_MIOU_DROP, repeats=10, warmup=2, ignore_index=255, batch_size=1,
+         max_miou_drop=MAX_MIOU_DROP, repeats=MIN_ROUNDS, warmup=2, ignore_index=255, batch_size=1,
          max_rounds=MAX_ROUNDS, max_seconds=MAX_SECONDS):
-    """Measure, choose and write ``tuning.json`` (the entry for this key replaced); return the entry."""
+    """Measure, choose and write ``tuning.json`` (the entry for this key replaced); return the ``TuningEntry``."""
     threads = threads or default_threads()
     rows, skipped, input_shape = measure(model, samples, device, threads, repeats, warmup, ignore_index, batch_size,
                                          max_rounds=max_rounds, max_seconds=max_seconds,
                                          min_agreement=min_agreement, max_miou_drop=max_miou_drop)
     choice, why = choose(rows, min_agreement, max_miou_drop)
-    entry = {"key": tuning_key(device, threads, input_shape),
-             "choice": {"backend": choice["backend"], "precision": choice["precision"]}, "why": why,
-             "min_agreement": min_agreement, "max_miou_drop": max_miou_drop, "min_lossy_gain": MIN_LOSSY_GAIN,
-             "images": len(samples), "labelled": "miou" in choice,
-             "rounds": {"min": repeats, "max": max_rounds, "max_seconds": max_seconds, "timed": choice["runs"]},
-             "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-             "rows": rows, "skipped": skipped}
+    entry = TuningEntry(
+        key=tuning_key(device, threads, input_shape), choice=choice.runtime, why=why, min_agreement=min_agreement,
+        max_miou_drop=max_miou_drop, min_lossy_gain=MIN_LOSSY_GAIN, images=len(samples),
+        labelled=choice.miou is not None,
+        rounds={"min": repeats, "max": max_rounds, "max_seconds": max_seconds, "timed": choice.runs},
+        date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"), rows=rows, skipped=skipped)
     write_entry(model.directory, entry)
     return entry
 
 
 def format_entry(entry):
-    """A tuning entry as a Markdown table (each row's spread: min / median / max ms and the median's
+    """A ``TuningEntry`` as a Markdown table (each row's spread: min / median / max ms and the median's
     95% interval) with the skipped runtimes, the choice and why below it."""
-    key = entry["key"]
+    key = entry.key
     lines = [f"{key['cpu']}, {key['threads']} threads, input {'x'.join(map(str, key['input_shape']))}, "
-             f"{entry['images']} images, {entry['rows'][0].get('runs', '?')} rounds", "",
+             f"{entry.images} images, {_cell(entry.rows[0].runs, '?')} rounds", "",
              "| backend | precision | min / median / max ms | median's 95% interval | agreement with fp32 | mIoU "
              "| within the limits |",
              "|---|---|---|---|---|---|---|"]
-    for row in sorted(entry["rows"], key=lambda row: row["median_ms"]):
-        verdict = "yes" if row["eligible"] else f"no: {row['why_not']}"
+    for row in sorted(entry.rows, key=lambda row: row.median_ms):
+        verdict = "yes" if row.eligible else f"no: {row.why_not}"
         low, high = _interval(row)
-        lines.append(f"| {row['backend']} | {row['precision']} | {row.get('min_ms', '-')} / {row['median_ms']} / "
-                     f"{row.get('max_ms', '-')} | {low} .. {high} | {row['agreement']} | {row.get('miou', '-')} | "
-                     f"{verdict} |")
-    lines += [f"skipped {name}: {reason}" for name, reason in entry["skipped"].items()]
-    lines.append(f"Chosen: {entry['choice']['backend']} {entry['choice']['precision']}"
-                 + (f": {entry['why']}" if entry.get("why") else ""))
+        lines.append(f"| {row.backend} | {row.precision} | {_cell(row.min_ms)} / {row.median_ms} / "
+                     f"{_cell(row.max_ms)} | {low} .. {high} | {row.agreement} | {_cell(row.miou)} | {verdict} |")
+    lines += [f"skipped {name}: {reason}" for name, reason in entry.skipped.items()]
+    lines.append(f"Chosen: {entry.choice}" + (f": {entry.why}" if entry.why else ""))
     return "\n".join(lines)
+
+
+def _cell(value, missing="-"):
+    """A table cell: ``value``, or ``missing`` for a field the entry does not have."""
+    return missing if value is None else value

@@ -17,7 +17,8 @@ import os
 import platform
 from collections import namedtuple
 
-CPUINFO = "/proc/cpuinfo"
+from ...cpu_settings import CPUINFO, cpuinfo_fields
+
 HIDE_FLAGS_ENV = "PADDLESEG_LITESEG_HIDE_CPU_FLAGS"
 BF16_FLAGS = ("avx512_bf16", "amx_bf16")
 VNNI_FLAGS = ("avx512_vnni", "avx_vnni", "amx_int8")
@@ -31,21 +32,11 @@ CpuInfo = namedtuple("CpuInfo", ["model", "flags"])
 def read_cpu_info(path=CPUINFO):
     """The CPU's model name and its instruction-set flags (an empty set where the file is missing),
     less those ``HIDE_FLAGS_ENV`` hides."""
-    model, flags = None, set()
-    try:
-        with open(path) as file:
-            for line in file:
-                key, _, value = line.partition(":")
-                key = key.strip()
-                if key == "model name" and model is None:
-                    model = value.strip()
-                elif key == "flags" and not flags:
-                    flags = set(value.split())
-    except OSError:
-        pass
+    fields = cpuinfo_fields(path)
     hidden = set(os.environ.get(HIDE_FLAGS_ENV, "").split())
-    isa = frozenset(flag for flag in flags if flag.startswith(ISA_PREFIXES) and flag not in hidden)
-    return CpuInfo(model or platform.processor() or platform.machine(), isa)
+    isa = frozenset(flag for flag in fields.get("flags", "").split()
+                    if flag.startswith(ISA_PREFIXES) and flag not in hidden)
+    return CpuInfo(fields.get("model name") or platform.processor() or platform.machine(), isa)
 
 
 def bf16_flags(info=None):

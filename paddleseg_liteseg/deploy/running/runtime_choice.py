@@ -32,10 +32,10 @@ def choose_runtime(model, backend="auto", device="cpu", precision=None, threads=
         key = tuning_key(device, threads or default_threads(), input_shape)
         tuned, not_tuned = tuned_choice(model.directory, key)
         if tuned:
-            cannot = BACKENDS[tuned["backend"]].unavailable(model, device, tuned["precision"])
+            cannot = BACKENDS[tuned.backend].unavailable(model, device, tuned.precision)
             if not cannot:
-                return Choice(tuned["backend"], tuned["precision"], not_tuned)
-            not_tuned = f"the tuned {tuned['backend']} {tuned['precision']} cannot run now ({cannot})"
+                return Choice(tuned.backend, tuned.precision, not_tuned)
+            not_tuned = f"the tuned {tuned} cannot run now ({cannot})"
     if device == "cpu" and bf16_matrix_units() and not bf16_unavailable():
         if not BACKENDS["openvino"].unavailable(model, device, "bf16"):
             return Choice("openvino", "bf16", f"CPU capability: {' and '.join(bf16_flags())}; {not_tuned}")

@@ -7,10 +7,10 @@ the model and precision. Which backend is *fastest* depends on the CPU, so it is
 capabilities.
 """
 import importlib.util
-import os
 
 import numpy as np
 
+from ...cpu_settings import usable_cpus as default_threads  # a runtime's threads: every CPU this process may use
 from ...errors import UserError
 from .cpu_features import bf16_unavailable
 from ..exporting.exported_model import BackendUnavailable, MissingExportFile
@@ -19,10 +19,6 @@ from ..exporting.model_files import MODEL_KEY, OPENVINO_INT8_KEY, PARAMS_KEY
 
 PRECISIONS = ("fp32", "fp16", "bf16", "int8")
 DEVICES = ("cpu", "gpu")
-
-
-def default_threads():
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
 
 
 def missing_package(module, extra):

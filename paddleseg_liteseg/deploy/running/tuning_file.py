@@ -1,12 +1,15 @@
-"""``tuning.json``: what ``paddleseg tune`` measured in a model directory, keyed by what the result
-depends on (device, CPU model and flags, threads, input shape), and which entry applies here."""
+"""``tuning.json``: what ``paddleseg tune`` measured in a model directory (``TuningEntry``s), keyed by
+what the result depends on (device, CPU model and flags, threads, input shape), and which entry
+applies here."""
 import json
 import os
 
 from ...errors import UserError
+from ...files.atomic import atomic_path
 from .cpu_features import read_cpu_info
 from ..exporting.model_files import TUNING_FILE
 from .runtimes import default_threads
+from .tuning_entry import TuningEntry
 
 
 def tuning_key(device="cpu", threads=None, input_shape=None, cpu=None):
@@ -18,36 +21,35 @@ def tuning_key(device="cpu", threads=None, input_shape=None, cpu=None):
 
 
 def read_entries(model_dir):
-    """The entries of ``model_dir/tuning.json`` (none where there is no file)."""
+    """The ``TuningEntry``s of ``model_dir/tuning.json`` (none where there is no file)."""
     path = os.path.join(model_dir, TUNING_FILE)
     if not os.path.isfile(path):
         return []
     try:
         with open(path) as file:
-            return json.load(file)["entries"]
+            return [TuningEntry.from_dict(entry) for entry in json.load(file)["entries"]]
     except (ValueError, KeyError, TypeError) as error:
         raise UserError(f"{path} is not a tuning result ({error}); delete it or re-run `paddleseg tune`",
                         path=path) from None
 
 
 def write_entry(model_dir, entry):
-    """Add ``entry`` to ``model_dir/tuning.json``, replacing the one of the same key (atomically)."""
-    entries = [old for old in read_entries(model_dir) if old["key"] != entry["key"]] + [entry]
-    path = os.path.join(model_dir, TUNING_FILE)
-    with open(path + ".tmp", "w") as file:
+    """Add ``entry`` (a TuningEntry) to ``model_dir/tuning.json``, replacing the one of the same key
+    (atomically)."""
+    entries = [old.to_dict() for old in read_entries(model_dir) if old.key != entry.key] + [entry.to_dict()]
+    with atomic_path(os.path.join(model_dir, TUNING_FILE)) as partial, open(partial, "w") as file:
         json.dump({"entries": entries}, file, indent=2)
-    os.replace(path + ".tmp", path)
 
 
 def tuned_choice(model_dir, key):
-    """(choice {"backend", "precision"} or None, why): the entry of ``tuning.json`` for ``key``."""
+    """(the RuntimeId chosen or None, why): the entry of ``tuning.json`` for ``key``."""
     entries = read_entries(model_dir)
     if not entries:
         return None, f"no {TUNING_FILE} (run `paddleseg tune --model_dir {model_dir}` to measure)"
     for entry in entries:
-        if entry["key"] == key:
-            return entry["choice"], f"tuned on this machine ({TUNING_FILE}, {entry['date']})"
-    return None, f"{TUNING_FILE} is stale here: {_difference(entries[-1]['key'], key)}; re-run `paddleseg tune`"
+        if entry.key == key:
+            return entry.choice, f"tuned on this machine ({TUNING_FILE}, {entry.date})"
+    return None, f"{TUNING_FILE} is stale here: {_difference(entries[-1].key, key)}; re-run `paddleseg tune`"
 
 
 def _difference(tuned, current):

@@ -128,11 +128,10 @@ def test_deploy_yaml_records_each_runtimes_search(toy_data, exported, tmp_path):
 
 
 def test_searches_start_from_the_recipes_faster_than_fp32_fastest_first():
-    scores = {"model.onnx": {"ms": 100}, "model_int8.onnx": {"ms": 40}, "model_int8_conv.onnx": {"ms": 70},
-              "model_int8_nncf.onnx": {"ms": 120}}
-    assert search_starts(scores, "model.onnx") == ["onnxruntime", "onnxruntime_conv"]
-    slower = {name: {"ms": 200} for name in RECIPE_FILES.values()}
-    assert search_starts(dict(slower, **{"model.onnx": {"ms": 100}}), "model.onnx") == list(RECIPE_FILES)
+    milliseconds = {"model.onnx": 100, "model_int8.onnx": 40, "model_int8_conv.onnx": 70, "model_int8_nncf.onnx": 120}
+    assert search_starts(milliseconds, "model.onnx") == ["onnxruntime", "onnxruntime_conv"]
+    slower = {name: 200 for name in RECIPE_FILES.values()}
+    assert search_starts(dict(slower, **{"model.onnx": 100}), "model.onnx") == list(RECIPE_FILES)
 
 
 @pytest.mark.slow

@@ -2,6 +2,7 @@
 clearly faster than exact fp32), when timing stops (on a fake clock), tuning.json written by
 ``paddleseg tune`` with each row's spread and read by ``paddleseg infer``, and stale entries (other
 CPU, threads, shape) refused."""
+import dataclasses
 import importlib.util
 import itertools
 import json
@@ -21,6 +22,8 @@ from paddleseg_liteseg.deploy.running.inference_timing import median_interval, t
 from paddleseg_liteseg.deploy.exporting.model_files import TUNING_FILE
 from paddleseg_liteseg.deploy.running.runtime_choice import choose_runtime
 from paddleseg_liteseg.deploy.measuring.tune import (MIN_LOSSY_GAIN, Sample, choose, format_entry, lossy_verdict, measure, pick, time_rows, tune, tuning_samples)
+from paddleseg_liteseg.deploy.running.runtime_id import RuntimeId
+from paddleseg_liteseg.deploy.running.tuning_entry import TunedRow, TuningEntry
 from paddleseg_liteseg.deploy.running.tuning_file import tuning_key
 from paddleseg_liteseg.errors import UserError
 
@@ -33,37 +36,33 @@ DEPLOY = {"model": "model.json", "params": "model.pdiparams", "transforms": [{"t
 
 def _row(backend, precision, ms, agreement, miou=None, interval=None):
     """A measured row; ``interval`` (low, high) the median's, else the median alone."""
-    row = {"backend": backend, "precision": precision, "median_ms": ms, "agreement": agreement}
-    if miou is not None:
-        row["miou"] = miou
-    if interval is not None:
-        row["median_interval_ms"] = list(interval)
-    return row
+    return TunedRow(backend, precision, agreement, miou=miou, median_ms=ms,
+                    median_interval_ms=list(interval) if interval is not None else None)
 
 
 def test_the_fastest_runtime_within_the_limits_is_chosen():
     rows = [_row("paddle", "fp32", 50, 1.0), _row("onnxruntime", "fp32", 20, 1.0),
             _row("openvino", "int8", 8, 0.97), _row("openvino", "bf16", 10, 0.995)]
-    assert (pick(rows)["backend"], pick(rows)["precision"]) == ("openvino", "bf16")
-    assert [row["eligible"] for row in rows] == [True, True, False, True]
-    assert rows[2]["why_not"] == "agreement 0.97 < 0.99"
-    assert pick(rows, min_agreement=0.999)["backend"] == "onnxruntime"
+    assert (pick(rows).backend, pick(rows).precision) == ("openvino", "bf16")
+    assert [row.eligible for row in rows] == [True, True, False, True]
+    assert rows[2].why_not == "agreement 0.97 < 0.99"
+    assert pick(rows, min_agreement=0.999).backend == "onnxruntime"
 
 
 def test_a_runtime_losing_mIoU_is_not_chosen_however_it_agrees():
     rows = [_row("paddle", "fp32", 50, 1.0, miou=0.60), _row("openvino", "int8", 8, 0.991, miou=0.590),
             _row("openvino", "bf16", 10, 0.995, miou=0.598)]
-    assert pick(rows)["precision"] == "bf16"
-    assert "more than 0.005 below fp32's 0.6" in rows[1]["why_not"]
-    rows[2]["miou"] = 0.5
-    assert (pick(rows)["backend"], pick(rows)["precision"]) == ("paddle", "fp32")
+    assert pick(rows).precision == "bf16"
+    assert "more than 0.005 below fp32's 0.6" in rows[1].why_not
+    rows[2].miou = 0.5
+    assert (pick(rows).backend, pick(rows).precision) == ("paddle", "fp32")
 
 
 def test_a_lossy_runtime_5_percent_faster_is_not_chosen_however_tight_its_spread():
     rows = [_row("paddle", "fp32", 100, 1.0, interval=(99.9, 100.1)),
             _row("onnxruntime", "int8", 95, 0.995, interval=(94.9, 95.1))]
     choice, why = choose(rows)
-    assert (choice["backend"], choice["precision"]) == ("paddle", "fp32")
+    assert (choice.backend, choice.precision) == ("paddle", "fp32")
     assert why == ("paddle fp32, exact, is kept: onnxruntime int8 is 1.05x as fast, "
                    f"under the {MIN_LOSSY_GAIN:.0%} a lossy path must gain")
     assert lossy_verdict(rows[1], rows[0]) == "not faster"
@@ -73,7 +72,7 @@ def test_a_lossy_runtime_20_percent_faster_with_a_tight_spread_is_chosen():
     rows = [_row("paddle", "fp32", 100, 1.0, interval=(98, 102)),
             _row("onnxruntime", "int8", 80, 0.995, interval=(79, 82))]
     choice, why = choose(rows)
-    assert (choice["backend"], choice["precision"]) == ("onnxruntime", "int8")
+    assert (choice.backend, choice.precision) == ("onnxruntime", "int8")
     assert why.startswith("onnxruntime int8 is 1.25x as fast as paddle fp32, the fastest exact runtime: "
                           "beyond its noise")
 
@@ -82,7 +81,7 @@ def test_a_lossy_runtime_20_percent_faster_within_the_noise_is_not_chosen():
     rows = [_row("paddle", "fp32", 100, 1.0, interval=(85, 130)),
             _row("onnxruntime", "int8", 80, 0.995, interval=(70, 95))]
     choice, why = choose(rows)
-    assert (choice["backend"], choice["precision"]) == ("paddle", "fp32")
+    assert (choice.backend, choice.precision) == ("paddle", "fp32")
     assert "within its noise (the 95% intervals of the medians overlap)" in why
     assert "under the" not in why
     assert lossy_verdict(rows[1], rows[0]) == "undecided"
@@ -92,7 +91,7 @@ def test_exact_fp32_runtimes_compete_on_their_medians_alone():
     rows = [_row("paddle", "fp32", 50, 1.0, interval=(40, 60)), _row("onnxruntime", "fp32", 48, 0.9999,
                                                                     interval=(30, 70))]
     choice, why = choose(rows)
-    assert (choice["backend"], choice["precision"]) == ("onnxruntime", "fp32")
+    assert (choice.backend, choice.precision) == ("onnxruntime", "fp32")
     assert why == "onnxruntime fp32 is the fastest exact runtime; no lossy runtime is within the limits"
 
 
@@ -100,14 +99,14 @@ def test_the_fastest_exact_runtime_is_what_a_lossy_one_must_beat():
     rows = [_row("paddle", "fp32", 100, 1.0, interval=(99, 101)), _row("openvino", "fp32", 85, 1.0, interval=(84, 86)),
             _row("openvino", "int8", 80, 0.995, interval=(79, 81))]
     choice, why = choose(rows)
-    assert (choice["backend"], choice["precision"]) == ("openvino", "fp32")
+    assert (choice.backend, choice.precision) == ("openvino", "fp32")
     assert why.startswith("openvino fp32, exact, is kept: openvino int8 is 1.06x as fast")
 
 
 def test_an_fp32_runtime_that_agrees_less_is_lossy():
     rows = [_row("paddle", "fp32", 100, 1.0, interval=(99, 101)),
             _row("openvino", "fp32", 97, 0.995, interval=(96, 98))]
-    assert pick(rows)["backend"] == "paddle"
+    assert pick(rows).backend == "paddle"
 
 
 def test_median_interval_is_the_order_statistics_that_cover_the_median_95_percent_of_the_time():
@@ -134,8 +133,8 @@ class FakeClock:
 
 
 def _candidates():
-    return [dict(_row("paddle", "fp32", None, 1.0), eligible=True),
-            dict(_row("onnxruntime", "int8", None, 0.995), eligible=True)]
+    return [dataclasses.replace(_row("paddle", "fp32", None, 1.0), eligible=True),
+            dataclasses.replace(_row("onnxruntime", "int8", None, 0.995), eligible=True)]
 
 
 def test_timing_goes_on_until_a_lossy_runtime_is_clearly_faster():
@@ -144,9 +143,9 @@ def test_timing_goes_on_until_a_lossy_runtime_is_clearly_faster():
     # int8 slow in its first 4 rounds: its median's interval leaves them out only from 17 runs on
     time_rows(rows, [clock.runner(iter(lambda: 10, None)), clock.runner([11] * 4 + [8] * 200)],
               repeats=10, max_rounds=100, max_seconds=60, settle=0, clock=clock)
-    assert [row["runs"] for row in rows] == [17, 17]
-    assert rows[1]["median_interval_ms"] == [8, 8] and (rows[1]["min_ms"], rows[1]["max_ms"]) == (8, 11)
-    assert pick(rows)["precision"] == "int8"
+    assert [row.runs for row in rows] == [17, 17]
+    assert rows[1].median_interval_ms == [8, 8] and (rows[1].min_ms, rows[1].max_ms) == (8, 11)
+    assert pick(rows).precision == "int8"
 
 
 def test_timing_stops_at_the_minimum_once_a_lossy_runtime_is_clearly_not_worth_it():
@@ -154,8 +153,8 @@ def test_timing_stops_at_the_minimum_once_a_lossy_runtime_is_clearly_not_worth_i
     rows = _candidates()
     time_rows(rows, [clock.runner(iter(lambda: 10, None)), clock.runner(iter(lambda: 9.5, None))],
               repeats=10, max_rounds=100, max_seconds=60, settle=0, clock=clock)
-    assert [row["runs"] for row in rows] == [10, 10]
-    assert pick(rows)["precision"] == "fp32"
+    assert [row.runs for row in rows] == [10, 10]
+    assert pick(rows).precision == "fp32"
 
 
 @pytest.mark.parametrize("max_rounds, max_seconds, runs", [(30, 60, 30), (100, 0.5, 26)])
@@ -166,9 +165,9 @@ def test_timing_without_a_verdict_stops_at_a_limit_and_keeps_fp32(max_rounds, ma
     time_rows(rows, [clock.runner(iter(lambda: 10, None)), clock.runner(noisy)],
               repeats=10, max_rounds=max_rounds, max_seconds=max_seconds, settle=0,
               clock=clock)
-    assert [row["runs"] for row in rows] == [runs, runs]  # a round of 10 + 9.5 ms a time: 26 past 0.5 s
+    assert [row.runs for row in rows] == [runs, runs]  # a round of 10 + 9.5 ms a time: 26 past 0.5 s
     choice, why = choose(rows)
-    assert choice["precision"] == "fp32"
+    assert choice.precision == "fp32"
     assert "within its noise" in why and why.endswith(f"(undecided when timing stopped after {runs} rounds)")
 
 
@@ -230,17 +229,26 @@ def test_tuning_json_records_each_rows_spread_and_why_it_chose(tmp_path, fake_ru
     samples = [Sample(np.zeros((3, 8, 16), "float32"), [], None)] * 2
     entry = tune(ExportedModel(tmp_path, DEPLOY), samples, threads=1, repeats=3, max_rounds=5, max_seconds=1)
     [written] = json.loads((tmp_path / TUNING_FILE).read_text())["entries"]
-    assert written == entry and entry["why"] and entry["min_lossy_gain"] == MIN_LOSSY_GAIN
-    assert entry["key"]["input_shape"] == [1, 3, 8, 16] and 3 <= entry["rounds"]["timed"] <= 5
-    assert {(row["backend"], row["precision"]) for row in entry["rows"]} == {
+    assert written == entry.to_dict() and entry.why and entry.min_lossy_gain == MIN_LOSSY_GAIN
+    assert entry.key["input_shape"] == [1, 3, 8, 16] and 3 <= entry.rounds["timed"] <= 5
+    assert {(row.backend, row.precision) for row in entry.rows} == {
         ("paddle", "fp32"), ("onnxruntime", "fp32"), ("onnxruntime", "int8")}
-    for row in entry["rows"]:
-        low, high = row["median_interval_ms"]
-        assert row["min_ms"] <= low <= row["median_ms"] <= high <= row["max_ms"] and row["runs"] == entry["rounds"]["timed"]
+    for row in entry.rows:
+        low, high = row.median_interval_ms
+        assert row.min_ms <= low <= row.median_ms <= high <= row.max_ms and row.runs == entry.rounds["timed"]
     table = format_entry(entry)
     assert "| min / median / max ms | median's 95% interval |" in table
-    assert table.splitlines()[-1] == f"Chosen: {entry['choice']['backend']} {entry['choice']['precision']}: {entry['why']}"
+    assert table.splitlines()[-1] == f"Chosen: {entry.choice.backend} {entry.choice.precision}: {entry.why}"
     assert "skipped paddle int8: no int8 here" in table
+
+
+def test_an_entry_an_older_tune_wrote_formats_with_what_it_has():
+    row = dataclasses.replace(_row("paddle", "fp32", 20.5, 1.0), eligible=True)
+    entry = TuningEntry(key=tuning_key("cpu", 1, SHAPE), choice=RuntimeId("paddle", "fp32"), date="2026-01-01",
+                        rows=[row], skipped={}, images=4)
+    table = format_entry(entry).splitlines()
+    assert table[0].endswith(", 4 images, ? rounds")
+    assert table[-2:] == ["| paddle | fp32 | - / 20.5 / - | 20.5 .. 20.5 | 1.0 | - | yes |", "Chosen: paddle fp32"]
 
 
 def _write_entry(model_dir, key, backend="paddle", precision="fp32"):

@@ -15,6 +15,7 @@ from paddleseg_liteseg.api import load
 from paddleseg_liteseg.deploy.int8.agreement import pixel_agreement
 from paddleseg_liteseg.deploy.int8.calibration_data import agreement_set
 from paddleseg_liteseg.deploy.int8.int8_choice import choose_int8_file
+from paddleseg_liteseg.deploy.int8.int8_scores import Int8Score, scores_from_dict
 from paddleseg_liteseg.deploy.exporting.model_files import INT8_SCORES_KEY, ONNX_INT8_KEY, OPENVINO_INT8_KEY
 
 FP32_AGREEMENT = 0.9999
@@ -73,7 +74,8 @@ def test_int8_agrees_with_fp32_as_its_export_recorded(backend, onnx_extra, expor
     int8 = create_runtime(model, backend, precision="int8")
     measured = pixel_agreement([int8(batch)[0] for batch in batches], [fp32(batch)[0] for batch in batches])
     int8_file = model.get(OPENVINO_INT8_KEY if backend == "openvino" else ONNX_INT8_KEY)
-    assert measured == pytest.approx(model.get(INT8_SCORES_KEY)[backend][int8_file]["agreement"], abs=1e-5)
+    assert measured == pytest.approx(scores_from_dict(model.get(INT8_SCORES_KEY))[backend][int8_file].agreement,
+                                     abs=1e-5)
     assert measured >= INT8_SANITY_AGREEMENT
 
 
@@ -154,15 +156,15 @@ def test_int8_without_an_int8_model_says_how_to_export_one(onnx_extra, exported)
 
 
 def test_int8_file_choice_prefers_agreement_among_equally_fast_files():
-    scores = {"a": {"agreement": 0.991, "ms": 10.0}, "b": {"agreement": 0.996, "ms": 10.5},
-              "c": {"agreement": 0.999, "ms": 30.0}, "d": {"agreement": 0.98, "ms": 5.0}}
+    scores = {"a": Int8Score(agreement=0.991, ms=10.0), "b": Int8Score(agreement=0.996, ms=10.5),
+              "c": Int8Score(agreement=0.999, ms=30.0), "d": Int8Score(agreement=0.98, ms=5.0)}
     assert choose_int8_file(scores) == "b"  # c agrees more but is much slower; d is fast but below 0.99
-    assert choose_int8_file({"x": {"agreement": 0.97, "ms": 1.0}, "y": {"agreement": 0.985, "ms": 9.0}}) == "y"
+    assert choose_int8_file({"x": Int8Score(agreement=0.97, ms=1.0), "y": Int8Score(agreement=0.985, ms=9.0)}) == "y"
 
 
 def test_int8_file_choice_leaves_out_files_slower_than_fp32_unless_all_are():
-    scores = {"model.onnx": {"agreement": 1.0, "ms": 8.0},
-              "x": {"agreement": 0.97, "ms": 4.0}, "y": {"agreement": 0.985, "ms": 9.0}}
+    scores = {"model.onnx": Int8Score(agreement=1.0, ms=8.0),
+              "x": Int8Score(agreement=0.97, ms=4.0), "y": Int8Score(agreement=0.985, ms=9.0)}
     assert choose_int8_file(scores, fp32_file="model.onnx") == "x"  # y agrees more, but is slower than fp32
-    scores["x"]["ms"] = 12.0
+    scores["x"] = scores["x"]._replace(ms=12.0)
     assert choose_int8_file(scores, fp32_file="model.onnx") == "y"
