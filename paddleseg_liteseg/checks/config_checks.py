@@ -15,6 +15,7 @@ import paddle
 from paddleseg.cvlibs import SegBuilder, manager
 from paddleseg.datasets import Dataset
 
+from ..datasets.own_data_configs import LITESEG_STRIDE  # a crop under it is a typo
 from ..errors import ConfigError
 
 # Top-level keys PaddleSeg's Config reads, and those its DefaultPrimaryRule requires.
@@ -34,8 +35,6 @@ WARMUP_KEYS = ("warmup_iters", "warmup_start_lr")  # consumed by PaddleSeg's lr_
 TRAINING_LOGITS = {"LiteSeg": "backbone_indices", "PPLiteSeg": "backbone_indices"}
 # Losses that score one logit channel a pixel (sigmoid); every other loss is a softmax over the classes.
 ONE_CHANNEL_LOSSES = ("BCELoss", "LovaszHingeLoss", "MixedLoss")
-# PP-LiteSeg's deepest features, which SPPM pools, are 1/32 of the input: a smaller crop is a typo.
-LITESEG_STRIDE = 32
 # Transform arguments that are [width, height] in pixels, one length in pixels, or a (low, high) range.
 SIZE_ARGUMENTS = {"RandomPaddingCrop": "crop_size", "Resize": "target_size", "Padding": "target_size",
                   "ScalePadding": "target_size", "RandomAffine": "size"}

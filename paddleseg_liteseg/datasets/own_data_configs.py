@@ -13,7 +13,7 @@ import yaml
 from ..shipped_configs import config_root
 
 MODEL_CONFIGS = {"pp_liteseg_t.yml": "PP-LiteSeg-T (STDC1)", "pp_liteseg_b.yml": "PP-LiteSeg-B (STDC2)"}
-STRIDE = 32
+LITESEG_STRIDE = 32  # PP-LiteSeg's deepest features, which SPPM pools, are 1/32 of the input
 MAX_CROP = 1024
 BATCH_SIZE = 4
 ITERS = 10000
@@ -24,7 +24,7 @@ def crop_size(image_sizes):
     """[width, height] to train on: the median image size, rounded down to a multiple of 32 in [32, 1024]."""
     widths = sorted(width for width, _ in image_sizes)
     heights = sorted(height for _, height in image_sizes)
-    return [min(MAX_CROP, max(STRIDE, side // STRIDE * STRIDE)) for side in (widths[len(widths) // 2],
+    return [min(MAX_CROP, max(LITESEG_STRIDE, side // LITESEG_STRIDE * LITESEG_STRIDE)) for side in (widths[len(widths) // 2],
                                                                         heights[len(heights) // 2])]
 
 
