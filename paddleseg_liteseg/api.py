@@ -173,7 +173,8 @@ def class_source(config, builder):
 
 def export(model_or_config, save_dir, weights=None, onnx=False, int8=False, input_shape=None,
            output_op="argmax", calib_images=None, calib_num=CALIBRATION_IMAGES, opts=None,
-           min_agreement=MIN_AGREEMENT, max_miou_drop=MAX_MIOU_DROP, int8_search_seconds=INT8_SEARCH_SECONDS):
+           min_agreement=MIN_AGREEMENT, max_miou_drop=MAX_MIOU_DROP, int8_search_seconds=INT8_SEARCH_SECONDS,
+           formats=()):
     """Write an inference model to ``save_dir``, as ``paddleseg export`` does.
 
     Args:
@@ -196,6 +197,11 @@ def export(model_or_config, save_dir, weights=None, onnx=False, int8=False, inpu
         calib_images (str, optional): Calibration images: an image, a folder or a file list
             (default: the config's train_dataset images).
         opts (dict, optional): Config overrides, as in ``build_model``.
+        formats (list[str]): Also write files for devices, each checked against onnxruntime fp32
+            on ``calib_num`` images (the val_dataset's, else the calibration images): "ncnn" (fp32
+            and fp16; the ``ncnn`` extra and pnnx) and "tflite" (fp32, fp16, and int8 where
+            ``int8``; the ``tflite`` extra). They need ``input_shape`` 1 3 H W. See
+            ``deploy.devices.device_export``.
     Returns:
         ExportedModel: The directory written (``.deploy`` is its deploy.yaml's Deploy section).
     """
@@ -208,13 +214,17 @@ def export(model_or_config, save_dir, weights=None, onnx=False, int8=False, inpu
     if int8 and fixed_batch(input_shape) not in (None, 1):
         raise UserError(f"input_shape {list(input_shape)}: int8 calibrates and searches one image at a time; "
                         "export int8 with a batch of 1 or a dynamic one", argument="input_shape")
+    formats = list(dict.fromkeys(formats))
+    if formats:  # checked before anything is written
+        from .deploy.devices.device_export import check_device_request
+        check_device_request(formats, input_shape)
     source = model_source(model_or_config, weights, opts)
     if source.transforms is None:
         raise ConfigError(f"{config_label(model_or_config)}: val_dataset.transforms is needed; it "
                           "becomes the deployed preprocessing")
     classes = source.classes
     exported = write_inference_model(source.model, save_dir, source.transforms, input_shape=input_shape,
-                                     output_op=output_op, onnx=onnx or int8,
+                                     output_op=output_op, onnx=onnx or int8 or bool(formats),
                                      palette=palette(classes) if classes else None,
                                      class_names=class_names(classes) if classes else None)
     if int8:  # calibrated and scored at the input the model takes (resized to a fixed shape)
@@ -224,6 +234,11 @@ def export(model_or_config, save_dir, weights=None, onnx=False, int8=False, inpu
                                                   or (None, None, 255))
         exported = write_int8_models(exported, images, agreement_images, labels, min_agreement, max_miou_drop,
                                      int8_search_seconds, ignore_index).write()
+    if formats:
+        from .deploy.devices.device_export import device_images, write_device_models
+        calibration, check = device_images(config_label(model_or_config), source.builder, exported.transforms,
+                                           calib_images, calib_num)
+        exported = write_device_models(exported, formats, calibration, check, int8=int8)
     return exported
 
 

@@ -7,6 +7,7 @@ from paddleseg.cvlibs import manager
 from .fld import FLD
 from .heads import LiteSegHead
 from .resize import resize_bilinear
+from .spatial_size import spatial_size
 from .sppm import SPPM
 from ..weights.layouts import load_pretrained
 
@@ -64,7 +65,7 @@ class LiteSeg(nn.Layer):
 
     def forward(self, x):
         _check_image_shape(x)
-        size = paddle.shape(x)[2:]
+        size = spatial_size(x)
         features = self.backbone(x)
         features = [features[i] for i in self.backbone_indices]
         context = self.context(features[-1])

@@ -10,6 +10,8 @@ import paddle.nn.functional as F
 from paddleseg.cvlibs import manager
 from paddleseg.models import layers
 
+from .spatial_size import is_known, spatial_size
+
 
 def adaptive_average_matrix(length, bins):
     """(bins, length) matrix whose row i averages positions [floor(i*L/b), ceil((i+1)*L/b)).
@@ -34,6 +36,21 @@ def matrix_pool(x, bins):
     return paddle.matmul(paddle.matmul(rows, x), columns, transpose_y=True)
 
 
+def slice_pool(x, bins, height, width):
+    """Adaptive average pooling of an input of known ``height`` x ``width``, as the mean of each
+    bin's slice: slices and means, which every converter and runtime takes (pnnx and NCNN do not
+    convert ``matrix_pool``'s products of a matrix and a 4-D tensor right)."""
+    def bounds(i, length):
+        return (i * length) // bins, -(-(i + 1) * length // bins)
+
+    rows = []
+    for top, bottom in (bounds(i, height) for i in range(bins)):
+        cells = [x[:, :, top:bottom, left:right].mean(axis=[2, 3], keepdim=True)
+                 for left, right in (bounds(j, width) for j in range(bins))]
+        rows.append(paddle.concat(cells, axis=3) if bins > 1 else cells[0])
+    return paddle.concat(rows, axis=2) if bins > 1 else rows[0]
+
+
 class PyramidBranch(nn.Layer):
     """Average-pool to ``bin_size`` x ``bin_size`` and project with a 1x1 ConvBNReLU."""
 
@@ -46,11 +63,15 @@ class PyramidBranch(nn.Layer):
         """Adaptive average pooling of (N, C, H, W) to (N, C, bin_size, bin_size).
 
         Eagerly this is PaddleSeg's own op, so training and parity with its PPLiteSeg are exact. In
-        a static graph (export) it is ``matrix_pool``, because ``AdaptiveAvgPool2D`` exports to ONNX
-        only for a fixed H and W.
+        a static graph (export) it is ``slice_pool`` where H and W are fixed and ``matrix_pool``
+        where they are dynamic, because ``AdaptiveAvgPool2D`` exports to ONNX only for a fixed H and
+        W that the bins divide.
         """
         if paddle.in_dynamic_mode():
             return F.adaptive_avg_pool2d(x, self.bin_size)
+        size = spatial_size(x)
+        if is_known(size):
+            return slice_pool(x, self.bin_size, *size)
         return matrix_pool(x, self.bin_size)
 
     def forward(self, x):
@@ -81,7 +102,7 @@ class SPPM(nn.Layer):
 
     def forward(self, x):
         """(N, in_channels, H, W) -> (N, out_channels, H, W)."""
-        size = paddle.shape(x)[2:]
+        size = spatial_size(x)
         context = None
         for stage in self.stages:
             branch = F.interpolate(stage(x), size, mode="bilinear", align_corners=self.align_corners)

@@ -15,6 +15,8 @@ from paddleseg.cvlibs import manager
 from paddleseg.models import layers
 from paddleseg.models.layers import tensor_fusion_helper as reduce
 
+from .spatial_size import spatial_size
+
 
 def mean_and_max_over_channels(features, training):
     """(N, 2 * len(features), H, W): each (N, C, H, W) feature's mean over channels, then its max.
@@ -109,7 +111,7 @@ class UAFM(nn.Layer):
             Tensor: (N, out_channels, H, W).
         """
         low = self.conv_low(low)
-        high_up = F.interpolate(high, paddle.shape(low)[2:], mode=self.resize_mode)
+        high_up = F.interpolate(high, spatial_size(low), mode=self.resize_mode)
         if self.attention is None:
             fused = low + high_up
         else:

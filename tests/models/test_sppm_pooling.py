@@ -5,7 +5,7 @@ import paddle.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from paddleseg_liteseg.models.sppm import PyramidBranch, adaptive_average_matrix, matrix_pool
+from paddleseg_liteseg.models.sppm import SPPM, PyramidBranch, adaptive_average_matrix, matrix_pool, slice_pool
 
 
 @settings(max_examples=60, deadline=None)
@@ -39,3 +39,28 @@ def test_pool_follows_the_runtime_shape_in_a_static_graph():
         np.testing.assert_allclose(static_pool(x).numpy(), F.adaptive_avg_pool2d(x, 4).numpy(), atol=1e-6)
     program = str(static_pool.concrete_program.main_program)
     assert "matmul" in program and "pool2d" not in program
+
+
+@settings(max_examples=60, deadline=None)
+@given(height=st.integers(1, 40), width=st.integers(1, 40), bins=st.integers(1, 8),
+       seed=st.integers(0, 2 ** 16))
+def test_slice_pool_equals_adaptive_avg_pool2d(height, width, bins, seed):
+    x = paddle.to_tensor(np.random.default_rng(seed).standard_normal((2, 3, height, width)).astype("float32"))
+    np.testing.assert_allclose(slice_pool(x, bins, height, width).numpy(), F.adaptive_avg_pool2d(x, bins).numpy(),
+                               rtol=1e-5, atol=1e-6)
+
+
+def test_a_fixed_shape_graph_pools_with_slices_and_resizes_to_constant_sizes():
+    """Exported for a fixed H x W, SPPM pools by slices and means and reads no shape at run time:
+    the graph that the device converters (pnnx, onnx2tf) convert exactly. Its numbers are the
+    eager model's."""
+    sppm = SPPM(8, inter_channels=4, out_channels=4)
+    sppm.eval()
+    x = paddle.randn([1, 8, 12, 15])
+    eager = sppm(x).numpy()
+    static = paddle.jit.to_static(sppm, input_spec=[paddle.static.InputSpec([1, 8, 12, 15], "float32")],
+                                  full_graph=True)
+    np.testing.assert_allclose(static(x).numpy(), eager, rtol=1e-5, atol=1e-5)
+    program = str(static.forward.concrete_program.main_program)
+    assert "slice" in program and "mean" in program
+    assert "matmul" not in program and "pd_op.shape" not in program

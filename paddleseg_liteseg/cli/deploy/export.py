@@ -24,6 +24,11 @@ def add_arguments(parser):
                              "images, loses at most --max_miou_drop_points mIoU points), search this long per int8 "
                              f"runtime for the fewest layers to keep fp32 that get there (default "
                              f"{INT8_SEARCH_SECONDS:g}; 0: no search).")
+    parser.add_argument("--format", dest="formats", action="append", default=[], choices=["ncnn", "tflite"],
+                        help="Also write files for devices, from the ONNX model, each checked against onnxruntime "
+                             "fp32 on --calib_num images: ncnn (fp32, fp16; extra [ncnn] and `pip install "
+                             "--no-deps pnnx`), tflite (fp32, fp16, int8 with --int8; extra [tflite]). Needs "
+                             "--input_shape 1 3 H W. Give it once per format.")
     parser.add_argument("--tune", action="store_true",
                         help="Then time every runtime here and record the fastest that agrees with fp32 "
                              "(implies --onnx; see `paddleseg tune`).")
@@ -61,17 +66,25 @@ def int8_limits(args):
 def run(args):
     from ...api import export
     from ...deploy.exporting.model_files import (DEPLOY_FILE, MODEL_KEY, ONNX_INT8_KEY, ONNX_KEY, OPENVINO_INT8_KEY, PARAMS_KEY)
+    from ...deploy.exporting.device_files import device_files
     from ..common.flags import in_flag_terms
 
     limits = int8_limits(args)
     flags = calibration_flags(args)
-    with in_flag_terms(paths=flags["paths"], arguments={**flags["arguments"], "input_shape": "--input_shape"}):
+    with in_flag_terms(paths=flags["paths"], arguments={**flags["arguments"], "input_shape": "--input_shape",
+                                                        "formats": "--format"}):
         exported = export(args.config, args.save_dir, weights=args.model_path, onnx=args.onnx or args.tune,
                           int8=args.int8, input_shape=args.input_shape, output_op=args.output_op,
-                          calib_images=args.calib_image_path, calib_num=args.calib_num, opts=args.opts, **limits)
+                          calib_images=args.calib_image_path, calib_num=args.calib_num, opts=args.opts,
+                          formats=args.formats, **limits)
     written = list(dict.fromkeys(exported.get(key) for key in
                                  (MODEL_KEY, PARAMS_KEY, ONNX_KEY, ONNX_INT8_KEY, OPENVINO_INT8_KEY) if key in exported))
+    written += [name for device in device_files(exported) for name in device.files]
     print(f"Exported to {args.save_dir}: {', '.join(written)}, {DEPLOY_FILE}")
+    for device in device_files(exported):
+        miou = f", mIoU {device.miou:.4f}" if device.miou is not None else ""
+        print(f"  {device.format} {device.precision}: agrees with onnxruntime fp32 on {device.agreement:.2%} of "
+              f"the pixels of {device.images} images{miou}")
     if args.tune:
         from .tune import tune_export
         tune_export(args, load(args)[1], exported)

@@ -3,12 +3,15 @@ from . import paddleseg_deploy_flags
 
 
 def add_arguments(parser):
+    from ...deploy.running.runtimes import BACKENDS
+
     parser.add_argument("--model_dir", default=None, help="A directory written by `paddleseg export`.")
     parser.add_argument("--image_path", required=True,
                         help="An image, a directory of images, a file list, a video file, or a camera index.")
     parser.add_argument("--save_dir", default="./output/result", help="Where to write the predictions.")
-    parser.add_argument("--backend", default="auto", choices=["auto", "paddle", "onnxruntime", "openvino"],
-                        help="Runtime; auto takes what `paddleseg tune` measured here, else chooses by the CPU.")
+    parser.add_argument("--backend", default="auto", choices=["auto", *BACKENDS],
+                        help="Runtime; auto takes what `paddleseg tune` measured here, else chooses by the CPU; "
+                             "ncnn and tflite run the files `paddleseg export --format` wrote.")
     parser.add_argument("--device", default=None, choices=["cpu", "gpu"],
                         help="Device (default: gpu when Paddle sees one, else cpu).")
     parser.add_argument("--precision", default=None, choices=["fp32", "fp16", "bf16", "int8"],

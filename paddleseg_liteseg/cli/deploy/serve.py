@@ -8,6 +8,8 @@ LOOPBACK_NAMES = ("localhost",)
 
 
 def add_arguments(parser):
+    from ...deploy.running.runtimes import BACKENDS
+
     parser.add_argument("--model_dir", default=None, help="A directory written by `paddleseg export`.")
     parser.add_argument("--config", default=None,
                         help="Instead of --model_dir: a config (file or shipped name) whose model runs in dygraph.")
@@ -15,7 +17,7 @@ def add_arguments(parser):
     parser.add_argument("--host", default="127.0.0.1",
                         help="Address to listen on (default 127.0.0.1: this machine only; 0.0.0.0 exposes it).")
     parser.add_argument("--port", type=int, default=8080, help="Port (8080, as PaddleX).")
-    parser.add_argument("--backend", default="auto", choices=["auto", "paddle", "onnxruntime", "openvino"],
+    parser.add_argument("--backend", default="auto", choices=["auto", *BACKENDS],
                         help="Runtime, as `paddleseg infer` chooses it.")
     parser.add_argument("--device", default=None, choices=["cpu", "gpu"],
                         help="Device (default: gpu when Paddle sees one, else cpu).")

@@ -76,6 +76,10 @@ class ExportedModel:
         """The file ``deploy.yaml``'s ``key`` names, in the model's directory."""
         return os.path.join(self.directory, self.deploy[key])
 
+    def file(self, name):
+        """A file of the model's directory, by name."""
+        return os.path.join(self.directory, name)
+
     def get(self, key, default=None):
         return self.deploy.get(key, default)
 

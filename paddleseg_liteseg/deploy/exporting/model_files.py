@@ -32,3 +32,5 @@ INT8_SEARCH_KEY = "int8_search"  # {runtime: {recipe: int8_search.SearchResult's
 PALETTE_KEY = "palette"
 CLASS_NAMES_KEY = "class_names"
 REQUIRED_KEYS = (MODEL_KEY, PARAMS_KEY, TRANSFORMS_KEY)
+DEVICE_INPUT_KEY = "device_input"  # what a device does to an image before the files below (device_files.DeviceInput)
+DEVICE_MODELS_KEY = "device_models"  # [device_files.DeviceFile's fields], the NCNN and TFLite files

@@ -48,6 +48,7 @@ from ..exporting.exported_model import labels_from_output
 from ..running.inference_timing import median_interval, time_until
 from ..int8.quantize import spread
 from ..running.runtime_id import RuntimeId
+from ..running.device_runtimes import DEVICE_BACKENDS
 from ..running.runtimes import BACKENDS, PRECISIONS, create_runtime, default_threads
 from ..running.tuning_entry import TunedRow, TuningEntry
 from ..running.tuning_file import tuning_key, write_entry
@@ -112,8 +113,9 @@ def measure(model, samples, device="cpu", threads=None, repeats=MIN_ROUNDS, warm
     batch_size = model.fixed_batch or batch_size  # the batches infer will run it in
     input_shape = (batch_size, *samples[0].image.shape)
     runtimes, skipped = {}, {}
-    precisions = [precision for precision in PRECISIONS if not (device == "cpu" and precision == "fp16")]
-    for backend, precision in itertools.product(BACKENDS, precisions):  # fp16 is a GPU precision here
+    for backend, precision in itertools.product(BACKENDS, PRECISIONS):
+        if device == "cpu" and precision == "fp16" and backend not in DEVICE_BACKENDS:
+            continue  # fp16 is a GPU precision here, but for the device files' fp16 weights
         reason = BACKENDS[backend].unavailable(model, device, precision)
         if reason:
             skipped[str(RuntimeId(backend, precision))] = str(reason)

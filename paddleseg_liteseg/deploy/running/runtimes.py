@@ -6,26 +6,19 @@ the model and precision. Which backend is *fastest* depends on the CPU, so it is
 ``paddleseg tune`` measures it, and ``runtime_choice`` uses that measurement or the CPU's
 capabilities.
 """
-import importlib.util
-
 import numpy as np
 
 from ...cpu_settings import usable_cpus as default_threads  # a runtime's threads: every CPU this process may use
 from ...errors import UserError
 from .cpu_features import bf16_unavailable
+from .device_runtimes import NcnnRuntime, TfliteRuntime
+from .extras import missing_package
 from ..exporting.exported_model import BackendUnavailable, MissingExportFile
 from ..exporting.fixed_shape import FixedBatchRuntime
 from ..exporting.model_files import MODEL_KEY, OPENVINO_INT8_KEY, PARAMS_KEY
 
 PRECISIONS = ("fp32", "fp16", "bf16", "int8")
 DEVICES = ("cpu", "gpu")
-
-
-def missing_package(module, extra):
-    """Why ``module`` cannot be used (with the extra that installs it), or None when it is installed."""
-    if importlib.util.find_spec(module) is None:
-        return f"{module} is not installed: pip install 'paddleseg-liteseg[{extra}]'"
-    return None
 
 
 def _missing_onnx(model, precision, int8_key=None):
@@ -198,10 +191,12 @@ class OpenVINORuntime:
         return compiled(np.asarray(batch, dtype="float32"))[compiled.outputs[0]]
 
 
-BACKENDS = {runtime.name: runtime for runtime in (PaddleRuntime, OnnxRuntime, OpenVINORuntime)}
+BACKENDS = {runtime.name: runtime
+            for runtime in (PaddleRuntime, OnnxRuntime, OpenVINORuntime, NcnnRuntime, TfliteRuntime)}
 # The order in which backends are tried when nothing was measured on this machine: first the ones
 # that run the exported ONNX model with their own graph compilers, then the Paddle program itself.
 # It is a fallback, not a speed ranking; `paddleseg tune` measures the ranking on the CPU at hand.
+# The device files' runtimes (ncnn, tflite) are never a fallback: they are chosen by name or by tune.
 FALLBACK_ORDER = {"cpu": ("onnxruntime", "openvino", "paddle"), "gpu": ("paddle", "onnxruntime")}
 FALLBACK_ORDER_BY_PRECISION = {("cpu", "int8"): ("openvino", "onnxruntime"),
                                ("cpu", "bf16"): ("openvino", "paddle")}
