@@ -31,6 +31,7 @@ LAYERS = [
     ("deploy.exporting", ["deploy.exporting"]),
     ("deploy.running", ["deploy.running"]),
     ("deploy.int8", ["deploy.int8"]),
+    ("deploy.devices", ["deploy.devices"]),
     ("deploy.measuring", ["deploy.measuring"]),
     ("deploy", ["deploy"]),
     ("api", ["api", "predictor", "predictions"]),

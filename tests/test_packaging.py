@@ -33,12 +33,13 @@ def test_configs_are_package_data_from_the_top_level_folder():
                                for pattern in patterns) for path in shipped), shipped
 
 
-OPTIONAL_RUNTIMES = ("onnx", "onnxruntime", "paddle2onnx", "openvino", "nncf")
+OPTIONAL_RUNTIMES = ("onnx", "onnxruntime", "paddle2onnx", "openvino", "nncf", "ncnn", "pnnx", "onnx2tf", "tensorflow",
+                     "ai_edge_litert")
 
 
 def test_modules_import_without_the_optional_runtimes():
     """A wheel installed with only [cpu] imports every module but the server's (which needs [serve]):
-    the [onnx] and [openvino] extras load where a function needs them, so `export` without --onnx
+    the [onnx], [openvino], [ncnn] and [tflite] extras load where a function needs them, so `export` without --onnx
     and the README's example run without them."""
     script = f"""
 import importlib, importlib.abc, pkgutil, sys

@@ -11,8 +11,6 @@ operators only, which onnx2tf converts exactly. pnnx folds the graph by itself, 
 unfolded one exactly. The argmax is cut off for both: NCNN cannot run pnnx's integer cast after
 it, and a device takes the argmax of the logits itself.
 """
-import onnx
-
 from ...errors import UserError
 from ..exporting.onnx_conversion import drop_unused_initializers
 from ..running.extras import missing_package
@@ -27,6 +25,8 @@ class DeviceConversionError(UserError):
 def write_device_onnx(onnx_file, device_file, fold=True):
     """Write ``onnx_file``'s graph as the converters read it (see above) to ``device_file``: folded
     for onnx2tf, only cut at the logits for pnnx (``fold`` False)."""
+    import onnx
+
     model = onnx.load(onnx_file)
     _without_labels_head(model.graph)
     if not fold:
@@ -54,6 +54,8 @@ def write_device_onnx(onnx_file, device_file, fold=True):
 
 def _without_labels_head(graph):
     """Cut the ArgMax (and its Cast) off the end of ``graph``, in place."""
+    import onnx
+
     producers = {output: node for node in graph.node for output in node.output}
     name = graph.output[0].name
     removed = []

@@ -2,8 +2,9 @@
 as ``deploy.yaml`` records them: typed here, written and read through these types.
 
 A device app has no PaddleSeg to read the deployed transforms with, so ``DeviceInput`` spells them
-out: the channel order, the size to resize to, and the normalization, ``(pixel / 255 - mean) / std``
-per channel (PaddleSeg's ``Normalize``). Each ``DeviceFile`` names its files, its input and output
+out: the channel order (RGB: PaddleSeg's ``Compose`` turns OpenCV's BGR into RGB first), the size
+to resize to, and the normalization, ``(pixel / 255 - mean) / std`` per channel (PaddleSeg's
+``Normalize``). Each ``DeviceFile`` names its files, its input and output
 tensors and their layout, and how far its labels agreed with onnxruntime fp32 when export checked it.
 """
 import dataclasses
@@ -17,14 +18,14 @@ FORMATS = ("ncnn", "tflite")
 
 @dataclasses.dataclass(frozen=True)
 class DeviceInput:
-    """How an image becomes the input of every device file: read as ``channel_order`` (PaddleSeg
-    reads BGR), stretched to ``height`` x ``width``, then ``(pixel / 255 - mean) / std``."""
+    """How an image becomes the input of every device file: its channels in ``channel_order``,
+    stretched to ``height`` x ``width``, then ``(pixel / 255 - mean) / std``."""
 
     height: int
     width: int
     mean: tuple
     std: tuple
-    channel_order: str = "BGR"
+    channel_order: str = "RGB"
 
     def as_dict(self):
         return {"channel_order": self.channel_order, "height": self.height, "width": self.width,
@@ -33,7 +34,7 @@ class DeviceInput:
     @classmethod
     def from_dict(cls, stored):
         return cls(stored["height"], stored["width"], tuple(stored["mean"]), tuple(stored["std"]),
-                   stored.get("channel_order", "BGR"))
+                   stored.get("channel_order", "RGB"))
 
 
 @dataclasses.dataclass(frozen=True)
