@@ -2,7 +2,7 @@
 from ..common.config_flags import add_config_argument, built_model, default_device, load
 from .export import add_int8_arguments, calibration_flags
 
-BACKEND_CHOICES = ["dygraph", "paddle", "onnxruntime", "openvino", "all"]
+BACKEND_CHOICES = ["dygraph", "paddle", "onnxruntime", "openvino", "ncnn", "tflite", "all"]
 
 
 def add_arguments(parser):
@@ -12,7 +12,8 @@ def add_arguments(parser):
     parser.add_argument("--input_shape", nargs=4, type=int, default=[1, 3, 512, 1024],
                         metavar=("N", "C", "H", "W"), help="Input shape (default 1 3 512 1024).")
     parser.add_argument("--backend", nargs="+", default=["all"], choices=BACKEND_CHOICES,
-                        help="Runtimes to time (default: all).")
+                        help="Runtimes to time (default: all, which leaves out ncnn and tflite: named, they "
+                             "time the device files, converted and checked first; see `export --format`).")
     parser.add_argument("--reference", action="store_true",
                         help="Also time PaddleSeg's PPLiteSeg with the same weights, and print the ratio.")
     add_int8_arguments(parser, "Also time int8 models calibrated on the config's train_dataset images.")

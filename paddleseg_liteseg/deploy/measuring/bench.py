@@ -33,6 +33,7 @@ import cv2
 import numpy as np
 import paddle
 
+from ...errors import UserError
 from ..int8.agreement import pixel_agreement
 from ..exporting.export import write_inference_model
 from ..exporting.exported_model import DEFAULT_TRANSFORMS
@@ -40,11 +41,14 @@ from .gemm_rates import GEMM_SIZE, gemm_gflops, runtime_gemm_rates
 from ..running.inference_timing import time_interleaved
 from ..int8.int8_choice import write_int8_models
 from .reference import official_twin, same_function
+from ..devices.device_check import CheckImages
+from ..devices.device_export import write_device_models
+from ..running.device_runtimes import DEVICE_BACKENDS
 from ..running.runtime_id import RuntimeId
 from ..running.runtimes import BackendUnavailable, create_runtime, default_threads, missing_package
 
-RUNTIMES = ("dygraph", "paddle", "onnxruntime", "openvino")
-ONNX_RUNTIMES = ("onnxruntime", "openvino")
+RUNTIMES = ("dygraph", "paddle", "onnxruntime", "openvino")  # "all"; the device files' runtimes when named
+ONNX_RUNTIMES = ("onnxruntime", "openvino", *DEVICE_BACKENDS)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -129,12 +133,12 @@ def build_runtimes(model, exported, names, threads, int8, device="cpu"):
     runtime; any other error is raised, so a broken backend fails the benchmark.
     """
     runtimes, skipped = {}, {}
-    precisions = ["fp32", "bf16" if device == "cpu" else "fp16"] + (["int8"] if int8 else [])
     for name in names:
         if name == "dygraph":
             runtimes[RuntimeId("dygraph", "fp32")] = DygraphRuntime(model)
             continue
-        variants = [(RuntimeId(name, precision), {}) for precision in precisions]
+        half = "fp16" if device == "gpu" or name in DEVICE_BACKENDS else "bf16"  # device files: fp16 weights
+        variants = [(RuntimeId(name, precision), {}) for precision in ["fp32", half] + (["int8"] if int8 else [])]
         if name == "paddle" and device == "cpu":
             variants.insert(1, (RuntimeId(name, "fp32", "oneDNN off"), {"onednn": False}))
         for runtime_id, options in variants:
@@ -153,7 +157,8 @@ def benchmark(model, input_shape=(1, 3, 512, 1024), runtimes=RUNTIMES, reference
     Args:
         model (nn.Layer): The model, weights loaded.
         input_shape (tuple): N C H W, fixed for the exported models.
-        runtimes (tuple[str]): Names from ``RUNTIMES``.
+        runtimes (tuple[str]): Names from ``RUNTIMES``, or "ncnn" and "tflite": the model's device
+            files, converted and checked first (``devices.device_export``).
         reference (bool): Also time PaddleSeg's ``PPLiteSeg`` with the same weights and runtimes.
         threads (int): CPU threads for every runtime and the GEMM measurement.
         calibration_images (list[np.ndarray], optional): Preprocessed images; when given, int8
@@ -184,9 +189,18 @@ def benchmark(model, input_shape=(1, 3, 512, 1024), runtimes=RUNTIMES, reference
         model_dir = os.path.join(exported.name, model_name)
         exported_model = write_inference_model(layer, model_dir, DEFAULT_TRANSFORMS, input_shape=input_shape,
                                                onnx=onnx_needed)
+        resized_calibration = [_resized(image, *input_shape[2:]) for image in calibration_images or []]
         if onnx_needed and calibration_images:
-            exported_model = write_int8_models(
-                exported_model, [_resized(image, *input_shape[2:]) for image in calibration_images])
+            exported_model = write_int8_models(exported_model, resized_calibration)
+        formats = [name for name in runtimes if name in DEVICE_BACKENDS]
+        if formats:
+            if not (agreement_images or calibration_images):
+                raise UserError(f"{' and '.join(formats)}: the device files are checked on images, and none were "
+                                "given", argument="agreement_images")
+            checked = [_resized(image, *input_shape[2:]) for image in agreement_images or calibration_images or []]
+            check = CheckImages(checked, [f"image {index}" for index in range(len(checked))])
+            exported_model = write_device_models(exported_model, formats, resized_calibration or checked,
+                                                 check, int8=bool(calibration_images))
         built, missing = build_runtimes(layer, exported_model, runtimes, threads,
                                         int8=bool(calibration_images), device=device)
         all_runtimes.update({(model_name, label): runtime for label, runtime in built.items()})

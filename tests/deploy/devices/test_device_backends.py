@@ -1,6 +1,8 @@
 """The device files as backends on this CPU: ``paddleseg infer --backend ncnn|tflite`` writes the
-labels the files' own runtimes give, the Predictor runs them, and ``tune`` times them beside the
-other runtimes."""
+labels the files' own runtimes give, the Predictor runs them, and ``tune`` and ``bench`` time them
+beside the other runtimes."""
+import json
+
 import cv2
 import numpy as np
 import pytest
@@ -11,6 +13,7 @@ from paddleseg_liteseg.cli import main
 from paddleseg_liteseg.deploy.exporting.exported_model import ExportedModel, labels_from_output
 from paddleseg_liteseg.deploy.running.tuning_file import read_entries
 
+from deploy.devices.conftest import installed
 from deploy.devices.own_runtimes import FILES, own_runtime_logits
 
 
@@ -46,3 +49,16 @@ def test_tune_times_the_device_files_beside_the_other_runtimes(device_export, to
     assert len(entries) == 1
     timed = {(row.backend, row.precision) for row in entries[0].rows if row.median_ms}
     assert set(FILES) <= timed
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not installed("ncnn"), reason="needs the [ncnn] extra and pnnx")
+def test_bench_times_the_ncnn_files_it_converts_and_checks(toy_model, tmp_path):
+    """``bench --backend ncnn`` converts its own export (checked like export's) and times fp32 and fp16."""
+    target = tmp_path / "bench.json"
+    assert main(["bench", "--config", toy_model.config, "--model_path", toy_model.checkpoint,
+                 "--input_shape", "1", "3", "64", "128", "--backend", "onnxruntime", "ncnn", "--repeats", "2",
+                 "--warmup", "1", "--agreement_num", "4", "--save_json", str(target)]) == 0
+    rows = {row["runtime"]: row for row in json.loads(target.read_text())["rows"]}
+    assert {"onnxruntime fp32", "ncnn fp32", "ncnn fp16"} <= set(rows)
+    assert rows["ncnn fp32"]["agreement"] >= 0.999 and rows["ncnn fp16"]["agreement"] >= 0.99
