@@ -104,7 +104,10 @@ def main():
         height, width = (int(side) for side in size.split("x"))
         model = export(config, checkpoint, work / f"device_formats_{size}", height, width, len(photos))
         results[size] = timed_rows(model, photo, args.repeats)
-    settings = {"date": datetime.date.today().isoformat(), "cpu": read_cpu_info().model, "threads": default_threads(),
+    cpu = read_cpu_info()
+    isa = [flag for flag in ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_int8", "amx_bf16") if flag in cpu.flags]
+    settings = {"date": datetime.date.today().isoformat(), "cpu": f"{cpu.model} ({', '.join(isa)})",
+                "threads": default_threads(),
                 "iters": args.iters, "train": len((root / "train.txt").read_text().splitlines()),
                 "held_out": len(photos)}
     markdown = f"## Device formats (NCNN, TFLite) on this CPU\n\n{report(results, settings)}"
