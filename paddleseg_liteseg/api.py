@@ -172,7 +172,7 @@ def class_source(config, builder):
 
 
 def export(model_or_config, save_dir, weights=None, onnx=False, int8=False, input_shape=None,
-           output_op="argmax", calib_images=None, calib_num=CALIBRATION_IMAGES, opts=None,
+           output_op=None, calib_images=None, calib_num=CALIBRATION_IMAGES, opts=None,
            min_agreement=MIN_AGREEMENT, max_miou_drop=MAX_MIOU_DROP, int8_search_seconds=INT8_SEARCH_SECONDS,
            formats=()):
     """Write an inference model to ``save_dir``, as ``paddleseg export`` does.
@@ -193,7 +193,9 @@ def export(model_or_config, save_dir, weights=None, onnx=False, int8=False, inpu
             fraction of 1 as mIoU is measured here: 0.005 is the command line's 0.5 points), in
             about ``int8_search_seconds`` per runtime (0: none): ``deploy.int8.int8_search``.
         input_shape (list[int], optional): Fixed N C H W (default: N, H and W stay dynamic).
-        output_op (str): "argmax", "softmax" or "none".
+        output_op (str, optional): "argmax", "softmax" or "none"; default "argmax", or "none" where
+            the config's test_config slides windows (``is_slide``): sliding averages logits. Its
+            window and stride then go into deploy.yaml, and ``infer`` slides by default.
         calib_images (str, optional): Calibration images: an image, a folder or a file list
             (default: the config's train_dataset images).
         opts (dict, optional): Config overrides, as in ``build_model``.
@@ -223,10 +225,12 @@ def export(model_or_config, save_dir, weights=None, onnx=False, int8=False, inpu
         raise ConfigError(f"{config_label(model_or_config)}: val_dataset.transforms is needed; it "
                           "becomes the deployed preprocessing")
     classes = source.classes
+    slide = _slide_settings(source.config)
     exported = write_inference_model(source.model, save_dir, source.transforms, input_shape=input_shape,
-                                     output_op=output_op, onnx=onnx or int8 or bool(formats),
+                                     output_op=output_op or ("none" if slide else "argmax"),
+                                     onnx=onnx or int8 or bool(formats),
                                      palette=palette(classes) if classes else None,
-                                     class_names=class_names(classes) if classes else None)
+                                     class_names=class_names(classes) if classes else None, slide=slide)
     if int8:  # calibrated and scored at the input the model takes (resized to a fixed shape)
         builder = source.builder
         images = calibration_set(config_label(model_or_config), builder, exported.transforms, calib_images, calib_num)
@@ -240,6 +244,16 @@ def export(model_or_config, save_dir, weights=None, onnx=False, int8=False, inpu
                                            calib_images, calib_num)
         exported = write_device_models(exported, formats, calibration, check, int8=int8)
     return exported
+
+
+def _slide_settings(config):
+    """The sliding window a config's test_config sets ({crop_size, stride}, as [W, H]), or None."""
+    test = config.test_config if config is not None else {}
+    if not test.get("is_slide"):
+        return None
+    if not (test.get("crop_size") and test.get("stride")):
+        raise ConfigError("test_config.is_slide needs test_config.crop_size and test_config.stride")
+    return {"crop_size": [int(size) for size in test["crop_size"]], "stride": [int(size) for size in test["stride"]]}
 
 
 def config_label(config):

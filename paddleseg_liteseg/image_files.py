@@ -13,6 +13,8 @@ import numpy as np
 from .errors import UserError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+OPENCV_PIXEL_LIMIT_ENV = "OPENCV_IO_MAX_IMAGE_PIXELS"  # OpenCV's own setting, read when it loads
+OPENCV_PIXEL_LIMIT = 1 << 30  # OpenCV's default for it
 
 
 class ImageError(UserError):
@@ -62,8 +64,33 @@ def decode_image(data, source):
     data = np.frombuffer(data, dtype=np.uint8) if isinstance(data, (bytes, bytearray, memoryview)) else data
     if data.size == 0:
         raise ImageError(f"{source}: empty file", path=source)
-    image = cv2.imdecode(data, cv2.IMREAD_COLOR)
+    try:
+        image = cv2.imdecode(data, cv2.IMREAD_COLOR)
+    except cv2.error:  # OpenCV 4.5 asserts where an image has more pixels than it decodes
+        image = None
     if image is None:
+        size = _header_size(data)
+        limit = int(os.environ.get(OPENCV_PIXEL_LIMIT_ENV, OPENCV_PIXEL_LIMIT))
+        if size and size[0] * size[1] > limit:
+            raise ImageError(f"{source}: {size[0]}x{size[1]} is {size[0] * size[1]} pixels, more than OpenCV decodes "
+                             f"({limit}); set {OPENCV_PIXEL_LIMIT_ENV} higher in the environment that starts "
+                             "the command", path=source)
         raise ImageError(f"{source}: not an image OpenCV can decode (corrupt, truncated or another format)",
                          path=source)
     return image
+
+
+def _header_size(data):
+    """(width, height) as the image's header gives it (PIL reads no pixels for it), or None."""
+    import io
+
+    from PIL import Image
+
+    bomb_limit, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None  # only the header is read here
+    try:
+        with Image.open(io.BytesIO(data.tobytes())) as image:
+            return image.size
+    except Exception:  # not an image PIL knows either: the caller says so
+        return None
+    finally:
+        Image.MAX_IMAGE_PIXELS = bomb_limit

@@ -30,7 +30,8 @@ def load_predictor(settings):
     if settings.model_dir is not None:
         return Predictor(settings.model_dir, backend=settings.backend, device=settings.device,
                          precision=settings.precision, threads=settings.threads,
-                         input_shape=list(settings.input_shape) if settings.input_shape else None)
+                         input_shape=list(settings.input_shape) if settings.input_shape else None,
+                         slide=settings.slide)
     return Predictor(settings.config, weights=settings.model_path, device=settings.device)
 
 

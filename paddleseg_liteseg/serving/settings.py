@@ -32,6 +32,9 @@ class ServeSettings:
         allow_url_hosts (tuple[str]): Hosts whose URLs the server may fetch an image from.
         url_timeout_s (float): Time limit of one URL fetch.
         visualize (bool): PaddleX's default for ``visualize`` when a request leaves it out.
+        slide (SlideWindow | bool | None): An exported model's sliding window, as ``Predictor``
+            takes it (None: as its deploy.yaml says; False: never). PaddleX's ``targetSize``
+            resizes the image first, as ever.
     """
 
     model_dir: str | None = None
@@ -50,6 +53,7 @@ class ServeSettings:
     allow_url_hosts: tuple = ()
     url_timeout_s: float = 10.0
     visualize: bool = True
+    slide: object = None
 
     def __post_init__(self):
         if (self.model_dir is None) == (self.config is None):
@@ -85,4 +89,7 @@ class ServeSettings:
         for name in ("input_shape", "allow_url_hosts"):
             if fields[name] is not None:
                 fields[name] = tuple(fields[name])
+        if isinstance(fields.get("slide"), dict):  # a SlideWindow, written as its fields
+            from ..deploy.running.sliding_window import SlideWindow
+            fields["slide"] = SlideWindow(**fields["slide"])
         return cls(**fields, api_key=environment.get(API_KEY_ENVIRONMENT) or None)

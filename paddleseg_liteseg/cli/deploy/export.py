@@ -12,8 +12,9 @@ def add_arguments(parser):
     parser.add_argument("--save_dir", default="./output/inference_model", help="Where to write the model.")
     parser.add_argument("--input_shape", nargs=4, type=int, default=None, metavar=("N", "C", "H", "W"),
                         help="Fix the input shape (default: batch, height and width stay dynamic).")
-    parser.add_argument("--output_op", default="argmax", choices=["argmax", "softmax", "none"],
-                        help="Operator appended to the model's logits.")
+    parser.add_argument("--output_op", default=None, choices=["argmax", "softmax", "none"],
+                        help="Operator appended to the model's logits (default: argmax, or none where the "
+                             "config's test_config slides windows: infer then slides them, averaging logits).")
     parser.add_argument("--onnx", action="store_true",
                         help="Also write model.onnx (dynamic shapes unless --input_shape).")
     add_int8_arguments(parser, "Also write int8 models calibrated on dataset images: onnxruntime's "
@@ -72,7 +73,7 @@ def run(args):
     limits = int8_limits(args)
     flags = calibration_flags(args)
     with in_flag_terms(paths=flags["paths"], arguments={**flags["arguments"], "input_shape": "--input_shape",
-                                                        "formats": "--format"}):
+                                                        "formats": "--format", "output_op": "--output_op"}):
         exported = export(args.config, args.save_dir, weights=args.model_path, onnx=args.onnx or args.tune,
                           int8=args.int8, input_shape=args.input_shape, output_op=args.output_op,
                           calib_images=args.calib_image_path, calib_num=args.calib_num, opts=args.opts,

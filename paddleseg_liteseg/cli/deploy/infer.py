@@ -1,5 +1,5 @@
 """``paddleseg infer``: segment images, a folder, a video or a camera with an exported model."""
-from . import paddleseg_deploy_flags
+from . import paddleseg_deploy_flags, slide_flags
 
 
 def add_arguments(parser):
@@ -24,6 +24,7 @@ def add_arguments(parser):
                              "else PaddleSeg's).")
     parser.add_argument("--max_frames", type=int, default=None,
                         help="Stop a video or camera after this many frames.")
+    slide_flags.add_arguments(parser, "--batch_size windows a run")
     paddleseg_deploy_flags.add_arguments(parser)
 
 
@@ -47,15 +48,19 @@ def run(args):
     if not video:
         with in_flag_terms(paths={"--image_path": args.image_path}):
             image_list, image_dir, skipped = list_images(args.image_path)
-    with in_flag_terms(paths={"--model_dir": args.model_dir}):
+    with in_flag_terms(paths={"--model_dir": args.model_dir}, arguments=slide_flags.ARGUMENTS):
+        window = slide_flags.window(args)
         predictor = Predictor(args.model_dir, backend=args.backend, device=args.device, precision=args.precision,
                               threads=args.cpu_threads, palette=custom_palette(args.custom_color),
                               input_shape=None if video else first_input_shape(args.model_dir, image_list,
-                                                                               args.batch_size),
-                              runtime_options=options)
+                                                                               args.batch_size, window),
+                              runtime_options=options, slide=window or False, slide_batch_size=args.batch_size)
     print(f"Backend: {predictor.backend} ({args.device}, {predictor.choice.precision}), {predictor.choice.reason}")
     for note in notes:
         print(note)
+    if predictor.window:
+        print(f"Sliding a {predictor.window.crop_size[0]}x{predictor.window.crop_size[1]} window by "
+              f"{predictor.window.stride[0]}x{predictor.window.stride[1]}")
     start = time.perf_counter()
     if video:
         with in_flag_terms(paths={"--image_path": args.image_path}):
@@ -66,10 +71,13 @@ def run(args):
         return
     if skipped:
         print(f"Skipped {skipped} files without an image suffix in {args.image_path}")
-    failures = segment_images(predictor, image_list, image_dir, args.save_dir, args.batch_size)
+    with in_flag_terms(arguments=slide_flags.ARGUMENTS):
+        failures = segment_images(predictor, image_list, image_dir, args.save_dir,
+                                  1 if predictor.window else args.batch_size)
     print(f"Wrote label PNGs and overlays of {len(image_list) - len(failures)} images to {args.save_dir}")
     for failure in failures:
         print(f"paddleseg infer: skipped {failure}", file=sys.stderr)
     report_speed(args, predictor.timing, predictor.choice.precision, len(image_list) - len(failures),
                  time.perf_counter() - start)
     return 1 if failures else 0
+

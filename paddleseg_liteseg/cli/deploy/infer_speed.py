@@ -2,11 +2,14 @@
 from ...errors import UserError
 
 
-def first_input_shape(model_dir, image_list, batch_size):
-    """The model input (N C H W) of the first readable image in ``image_list``, or None."""
+def first_input_shape(model_dir, image_list, batch_size, window=None):
+    """The model input (N C H W) of the first readable image in ``image_list`` (or of ``window``'s,
+    a SlideWindow, where it slides), or None."""
     from ...deploy.exporting.exported_model import ExportedModel
     from ...image_files import ImageError, read_image
 
+    if window:
+        return [batch_size, 3, window.crop_size[1], window.crop_size[0]]
     for path in image_list:
         try:
             image = read_image(path)

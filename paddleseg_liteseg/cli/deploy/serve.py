@@ -2,6 +2,7 @@
 import ipaddress
 
 from ...errors import UserError
+from . import slide_flags
 
 SERVE_MODULES = ("fastapi", "fastapi_offline", "uvicorn", "prometheus_client", "orjson", "python_multipart")
 LOOPBACK_NAMES = ("localhost",)
@@ -46,6 +47,7 @@ def add_arguments(parser):
     parser.add_argument("--url_timeout_s", type=float, default=10.0, help="Time limit of one URL fetch.")
     parser.add_argument("--visualize", default="True", choices=["True", "False"],
                         help="Whether PaddleX requests without `visualize` get the overlay image (PaddleX: True).")
+    slide_flags.add_arguments(parser, "one window a run (with --model_dir)")
 
 
 def run(args):
@@ -55,6 +57,7 @@ def run(args):
 
     from ...deploy.running.runtimes import default_threads, missing_package
     from ...serving.settings import API_KEY_ENVIRONMENT, ServeSettings
+    from ..common.flags import in_flag_terms
 
     missing = [module for module in SERVE_MODULES if missing_package(module, "serve")]
     if missing:
@@ -63,16 +66,23 @@ def run(args):
         raise UserError("give --model_dir (a directory written by `paddleseg export`) or --config with --model_path")
     if args.workers < 1:
         raise UserError(f"--workers must be >= 1, got {args.workers}")
+    max_batch_size = _max_batch_size(args.max_batch_size)
+    slide = None  # the Predictor takes deploy.yaml's window
+    if args.is_slide or args.no_slide or args.crop_size or args.stride:
+        if args.model_dir is None:
+            raise UserError("--is_slide and --no_slide apply to --model_dir; a --config's test_config slides its model")
+        with in_flag_terms(paths={"--model_dir": args.model_dir}, arguments=slide_flags.ARGUMENTS):
+            slide = slide_flags.window(args) or False
     settings = ServeSettings(
         model_dir=args.model_dir, config=args.config, model_path=args.model_path, backend=args.backend,
         device=args.device, precision=args.precision,
         threads=args.cpu_threads or max(1, default_threads() // args.workers),
         input_shape=tuple(args.input_shape) if args.input_shape else None,
-        max_batch_size=_max_batch_size(args.max_batch_size), batch_timeout_ms=args.batch_timeout_ms,
+        max_batch_size=max_batch_size, batch_timeout_ms=args.batch_timeout_ms,
         max_body_mb=args.max_body_mb, max_megapixels=args.max_megapixels,
         api_key=args.api_key or os.environ.get(API_KEY_ENVIRONMENT) or None,
         allow_url_hosts=tuple(args.allow_url_hosts), url_timeout_s=args.url_timeout_s,
-        visualize=args.visualize == "True")
+        visualize=args.visualize == "True", slide=slide)
     print(_listening_line(args, settings), flush=True)
     if not _is_loopback(args.host):
         print(f"warning: --host {args.host} makes the server reachable from other machines"

@@ -8,7 +8,12 @@ def add_test_time_arguments(parser, aug_flag):
                         help="Scales for augmentation, e.g. --scales 0.75 1.0 1.25.")
     parser.add_argument("--flip_horizontal", action="store_true", help="Add horizontally flipped inputs.")
     parser.add_argument("--flip_vertical", action="store_true", help="Add vertically flipped inputs.")
-    parser.add_argument("--is_slide", action="store_true", help="Infer in sliding windows.")
+    add_sliding_arguments(parser)
+
+
+def add_sliding_arguments(parser, slide_help="Infer in sliding windows."):
+    """PaddleSeg's sliding-window flags (``val``, ``predict``, ``infer``)."""
+    parser.add_argument("--is_slide", action="store_true", help=slide_help)
     parser.add_argument("--crop_size", nargs=2, type=int, default=None, metavar=("W", "H"),
                         help="Sliding window size, width then height.")
     parser.add_argument("--stride", nargs=2, type=int, default=None, metavar=("W", "H"),

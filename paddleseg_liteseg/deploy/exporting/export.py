@@ -14,7 +14,7 @@ from paddleseg.deploy.export import WrappedModel
 from ...errors import UserError
 from .exported_model import ExportedModel
 from .fixed_shape import fitted_transforms
-from .model_files import (CLASS_NAMES_KEY, INPUT_NAME, INPUT_SHAPE_KEY, MODEL_KEY, MODEL_PREFIX, ONNX_FILE, ONNX_KEY, OUTPUT_DTYPE_KEY, OUTPUT_OP_KEY, PALETTE_KEY, PARAMS_FILE, PARAMS_KEY, PROGRAM_FILES, TRANSFORMS_KEY)
+from .model_files import (CLASS_NAMES_KEY, INPUT_NAME, INPUT_SHAPE_KEY, MODEL_KEY, MODEL_PREFIX, ONNX_FILE, ONNX_KEY, OUTPUT_DTYPE_KEY, OUTPUT_OP_KEY, PALETTE_KEY, PARAMS_FILE, PARAMS_KEY, PROGRAM_FILES, SLIDE_KEY, TRANSFORMS_KEY)
 from .onnx_conversion import convert_to_onnx
 
 OUTPUT_OPS = ("argmax", "softmax", "none")
@@ -25,7 +25,7 @@ class ExportError(UserError):
 
 
 def write_inference_model(model, save_dir, transforms, input_shape=None, output_op="argmax", onnx=False,
-                          palette=None, class_names=None):
+                          palette=None, class_names=None, slide=None):
     """Write ``model`` to ``save_dir`` as a Paddle inference model with ``deploy.yaml`` (and ONNX);
     ``api.export`` is the public entry, which takes a config or a model and adds int8.
 
@@ -40,11 +40,16 @@ def write_inference_model(model, save_dir, transforms, input_shape=None, output_
         palette (list[tuple[int]], optional): Class colours (R, G, B) for overlays, and
         class_names (list[str], optional): the class names, both kept in ``deploy.yaml`` as keys
             PaddleSeg's reader ignores.
+        slide (dict, optional): The sliding window ({crop_size, stride}, each [W, H]) that inference
+            takes by default (the config's test_config); needs logits (output_op "none").
     Returns:
         ExportedModel: The directory written.
     """
     if output_op not in OUTPUT_OPS:
         raise ExportError(f"output_op must be one of {OUTPUT_OPS}, got {output_op!r}")
+    if slide and output_op == "argmax":
+        raise ExportError("the config's test_config slides windows, which averages logits: export with output_op "
+                          "'none' (or leave it out)", argument="output_op")
     shape = list(input_shape) if input_shape else [None, 3, None, None]
     if len(shape) != 4:
         raise ExportError(f"input_shape needs 4 numbers (N C H W), got {shape}")
@@ -69,6 +74,8 @@ def write_inference_model(model, save_dir, transforms, input_shape=None, output_
         convert_to_onnx(os.path.join(save_dir, program_file), os.path.join(save_dir, PARAMS_FILE),
                         os.path.join(save_dir, ONNX_FILE))
         deploy[ONNX_KEY] = ONNX_FILE
+    if slide:
+        deploy[SLIDE_KEY] = slide
     if palette:
         deploy[PALETTE_KEY] = [list(colour) for colour in palette]
     if class_names:

@@ -42,6 +42,16 @@ def fitted_transforms(transforms, input_shape):
     return transforms + [resize]
 
 
+def unfitted_transforms(transforms, input_shape):
+    """``transforms`` without the resize to a fixed ``input_shape`` that ``fitted_transforms`` ends
+    them with: what a model sliding windows of its own size over an image preprocesses with."""
+    size = fixed_size(input_shape)
+    transforms = list(transforms or [])
+    if size is not None and transforms and _same_resize(transforms[-1], {"target_size": [size[1], size[0]]}):
+        return transforms[:-1]
+    return transforms
+
+
 class FixedBatchRuntime:
     """A runtime of a model exported for batches of ``batch_size``, taking batches of any size."""
 

@@ -29,6 +29,7 @@ ONNX_INT8_KEY = "onnx_int8"  # onnxruntime's int8 model
 OPENVINO_INT8_KEY = "openvino_int8"  # OpenVINO's int8 model
 INT8_SCORES_KEY = "int8_calibration"  # {runtime: {file: agreement with fp32 and ms}}, fp32's file too (int8_scores)
 INT8_SEARCH_KEY = "int8_search"  # {runtime: {recipe: int8_search.SearchResult's fields}}, where searches ran
+SLIDE_KEY = "slide"  # {crop_size: [W, H], stride: [W, H]}: the config's test_config slides (sliding_window)
 PALETTE_KEY = "palette"
 CLASS_NAMES_KEY = "class_names"
 REQUIRED_KEYS = (MODEL_KEY, PARAMS_KEY, TRANSFORMS_KEY)
