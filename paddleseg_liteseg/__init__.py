@@ -6,7 +6,8 @@ Importing this package registers ``LiteSeg``, ``UAFM``, ``SPPM``, ``FLD``, ``Lit
 losses and evaluator work on Paddle 3 (see ``compat``), and makes every ``paddle.load`` of the
 process refuse checkpoints that carry code (see ``weights.paddle_load_guard``). The Python API: ``build_model`` (a config
 file, shipped name or dict to a model), ``Predictor`` (images to label maps and overlays),
-and ``export`` (as ``paddleseg export``).
+``SlideWindow`` (the Predictor's sliding window over large images) and ``export`` (as
+``paddleseg export``).
 """
 import importlib.util
 import warnings
@@ -33,7 +34,8 @@ losses.register()
 from .models import FLD, SPPM, UAFM, LiteSeg, LiteSegHead, load_pretrained  # noqa: E402,F401
 from .api import build_model, export  # noqa: E402
 from .predictor import Predictor  # noqa: E402
+from .deploy.running.sliding_window import SlideWindow  # noqa: E402
 
-__all__ = ["build_model", "Predictor", "export", "LiteSeg", "UAFM", "SPPM", "FLD", "LiteSegHead", "load_pretrained"]
+__all__ = ["build_model", "Predictor", "SlideWindow", "export", "LiteSeg", "UAFM", "SPPM", "FLD", "LiteSegHead", "load_pretrained"]
 
 __version__ = "0.1.0"

@@ -78,6 +78,6 @@ def run(args):
     for failure in failures:
         print(f"paddleseg infer: skipped {failure}", file=sys.stderr)
     report_speed(args, predictor.timing, predictor.choice.precision, len(image_list) - len(failures),
-                 time.perf_counter() - start)
+                 time.perf_counter() - start, "window" if predictor.window else "image")
     return 1 if failures else 0
 

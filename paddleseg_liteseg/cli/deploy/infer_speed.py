@@ -19,7 +19,7 @@ def first_input_shape(model_dir, image_list, batch_size, window=None):
     return None
 
 
-def report_speed(args, timed, precision, images, seconds):
+def report_speed(args, timed, precision, images, seconds, unit="image"):
     """Print the Speed line; with ``--benchmark True`` also the summary (and write it to ``--save_log_path``)."""
     import os
 
@@ -36,4 +36,4 @@ def report_speed(args, timed, precision, images, seconds):
                     file.write(summary + "\n")
             except OSError as error:
                 raise UserError(f"--save_log_path {args.save_log_path}: {error.strerror}") from None
-    print(speed_line(timed, images, seconds))
+    print(speed_line(timed, images, seconds, unit))

@@ -107,11 +107,12 @@ class TimedRuntime:
         return output
 
 
-def speed_line(timed, images, seconds):
-    """``Speed: N images, model M.M ms/image (median), T.T images/s end to end``."""
+def speed_line(timed, images, seconds, unit="image"):
+    """``Speed: N images, model M.M ms/image (median), T.T images/s end to end``; ``unit`` is what one
+    model input is ("window" where windows slide over each image)."""
     model_ms = 1000 * statistics.median(timed.seconds_per_image) if timed.seconds_per_image else float("nan")
     rate = images / seconds if seconds > 0 else float("nan")
-    return f"Speed: {images} images, model {model_ms:.1f} ms/image (median), {rate:.1f} images/s end to end"
+    return f"Speed: {images} images, model {model_ms:.1f} ms/{unit} (median), {rate:.1f} images/s end to end"
 
 
 def benchmark_summary(timed, images, seconds, model_name, device, precision, threads, batch_size):

@@ -63,18 +63,23 @@ def mosaics(val_images, tmp_path_factory):
     return folder
 
 
-def paddleseg_slide(toy_model, slide_config, image):
-    """(labels, margin) of PaddleSeg's dygraph sliding window on ``image``: its argmax and the gap
-    between the two best averaged logits at each pixel."""
+@pytest.fixture(scope="module")
+def paddleseg_slide(toy_model, slide_config, mosaics):
+    """{image name: (labels, margin)} of PaddleSeg's dygraph sliding window on each mosaic: its
+    argmax and the gap between the two best averaged logits at each pixel."""
     from paddleseg.core.infer import slide_inference
 
     model = psl.build_model(slide_config, weights=toy_model.checkpoint)
     predictor = psl.Predictor(model)
-    data, _ = predictor._preprocess(image)
-    with paddle.no_grad():
-        logits = slide_inference(model, paddle.to_tensor(data[np.newaxis]), WINDOW.crop_size, WINDOW.stride).numpy()[0]
-    best_two = np.sort(logits, axis=0)[-2:]
-    return logits.argmax(axis=0), best_two[1] - best_two[0]
+    results = {}
+    for path in sorted(mosaics.glob("*.png")):
+        data, _ = predictor._preprocess(cv2.imread(str(path)))
+        with paddle.no_grad():
+            logits = slide_inference(model, paddle.to_tensor(data[np.newaxis]), WINDOW.crop_size,
+                                     WINDOW.stride).numpy()[0]
+        best_two = np.sort(logits, axis=0)[-2:]
+        results[path.name] = logits.argmax(axis=0), best_two[1] - best_two[0]
+    return results
 
 
 def assert_paddleseg_labels(labels, expected, margin):
@@ -93,8 +98,8 @@ def test_export_of_a_sliding_config_records_its_window_and_gives_logits(slide_ex
 @pytest.mark.slow
 @pytest.mark.parametrize("backend", BACKENDS)
 @needs_onnx
-def test_infer_slides_as_deploy_yaml_says_and_gives_paddleseg_labels(slide_export, toy_model, slide_config, mosaics,
-                                                                      backend, tmp_path, capsys):
+def test_infer_slides_as_deploy_yaml_says_and_gives_paddleseg_labels(slide_export, paddleseg_slide, mosaics, backend,
+                                                                      tmp_path, capsys):
     assert main(["infer", "--model_dir", slide_export, "--image_path", str(mosaics), "--save_dir", str(tmp_path),
                  "--backend", backend, "--batch_size", "3"]) == 0
     assert "Sliding a 256x128 window by 192x96" in capsys.readouterr().out
@@ -102,7 +107,7 @@ def test_infer_slides_as_deploy_yaml_says_and_gives_paddleseg_labels(slide_expor
         image = cv2.imread(str(path))
         written = np.asarray(Image.open(tmp_path / "pseudo_color_prediction" / path.name))
         assert written.shape == image.shape[:2]
-        assert_paddleseg_labels(written, *paddleseg_slide(toy_model, slide_config, image))
+        assert_paddleseg_labels(written, *paddleseg_slide[path.name])
 
 
 @pytest.mark.slow
