@@ -6,8 +6,8 @@ Importing this package registers ``LiteSeg``, ``UAFM``, ``SPPM``, ``FLD``, ``Lit
 losses and evaluator work on Paddle 3 (see ``compat``), and makes every ``paddle.load`` of the
 process refuse checkpoints that carry code (see ``weights.paddle_load_guard``). The Python API: ``build_model`` (a config
 file, shipped name or dict to a model), ``Predictor`` (images to label maps and overlays),
-``SlideWindow`` (the Predictor's sliding window over large images) and ``export`` (as
-``paddleseg export``).
+``SlideWindow`` (the Predictor's sliding window over large images), ``export`` (as
+``paddleseg export``) and ``segment_with_ray`` (``paddleseg infer --ray``).
 """
 import importlib.util
 import warnings
@@ -35,7 +35,8 @@ from .models import FLD, SPPM, UAFM, LiteSeg, LiteSegHead, load_pretrained  # no
 from .api import build_model, export  # noqa: E402
 from .predictor import Predictor  # noqa: E402
 from .deploy.running.sliding_window import SlideWindow  # noqa: E402
+from .batch.ray_job import segment_with_ray  # noqa: E402
 
-__all__ = ["build_model", "Predictor", "SlideWindow", "export", "LiteSeg", "UAFM", "SPPM", "FLD", "LiteSegHead", "load_pretrained"]
+__all__ = ["build_model", "Predictor", "SlideWindow", "export", "segment_with_ray", "LiteSeg", "UAFM", "SPPM", "FLD", "LiteSegHead", "load_pretrained"]
 
 __version__ = "0.1.0"

@@ -24,7 +24,6 @@ def segment_images(predictor, image_list, image_dir, save_dir, batch_size=1):
 
     A file that is not a readable image is skipped; returns those errors, one message per file.
     """
-    from paddleseg.utils.visualize import get_pseudo_color_map
     from tqdm import tqdm
 
     failures = []
@@ -38,14 +37,29 @@ def segment_images(predictor, image_list, image_dir, save_dir, batch_size=1):
                 except ImageError as error:
                     failures.append(str(error))
             for path, image, labels in zip(paths, images, predictor.predict(images) if images else []):
-                name = os.path.relpath(path, image_dir) if image_dir else os.path.basename(path)
-                stem = os.path.splitext(name)[0]
-                _write(os.path.join(save_dir, "pseudo_color_prediction", stem + ".png"),
-                       lambda target: get_pseudo_color_map(labels, predictor.color_map).save(target))
-                _write(os.path.join(save_dir, "added_prediction", name),
-                       lambda target: cv2.imwrite(target, predictor.overlay(image, labels)))
+                write_prediction(predictor, save_dir, output_name(path, image_dir), image, labels)
             progress.update(len(image_list[start:start + batch_size]))
     return failures
+
+
+def output_name(path, image_dir):
+    """An image's name under the output folders: its path relative to ``image_dir`` (its file name
+    where there is none)."""
+    return os.path.relpath(path, image_dir) if image_dir else os.path.basename(path)
+
+
+def write_prediction(predictor, save_dir, name, image, labels, overlay=True):
+    """Write the label PNG (and the overlay) of the image called ``name``, each whole or not at all
+    (``files.atomic``); returns the label PNG's path relative to ``save_dir``."""
+    from paddleseg.utils.visualize import get_pseudo_color_map
+
+    label_png = os.path.join("pseudo_color_prediction", os.path.splitext(name)[0] + ".png")
+    _write(os.path.join(save_dir, label_png),
+           lambda target: get_pseudo_color_map(labels, predictor.color_map).save(target, format="PNG"))
+    if overlay:
+        _write(os.path.join(save_dir, "added_prediction", name),
+               lambda target: _imwrite(target, predictor.overlay(image, labels), os.path.splitext(name)[1]))
+    return label_png
 
 
 def segment_video(predictor, source, save_dir, batch_size=1, max_frames=None):
@@ -93,5 +107,18 @@ def _read_frames(capture, count):
 
 
 def _write(path, save):
+    """``save(target)`` into a path beside ``path``, then renamed to it (a unique name per process:
+    several may write one folder)."""
+    from .files.atomic import atomic_path
+
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    save(path)
+    with atomic_path(path, f".{os.getpid()}.partial") as partial:
+        save(partial)
+
+
+def _imwrite(path, image, extension):
+    """``cv2.imwrite`` to ``path`` in the format of ``extension`` (the path's own may be a partial's)."""
+    ok, encoded = cv2.imencode(extension or ".png", image)
+    if not ok:
+        raise UserError(f"{path}: OpenCV cannot write {extension} images")
+    encoded.tofile(path)

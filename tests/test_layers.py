@@ -35,6 +35,7 @@ LAYERS = [
     ("deploy.measuring", ["deploy.measuring"]),
     ("deploy", ["deploy"]),
     ("api", ["api", "predictor", "predictions"]),
+    ("batch", ["batch"]),
     ("serving", ["serving"]),
     ("cli", ["cli", "__main__", ""]),  # "": the package itself, which imports the public API
 ]

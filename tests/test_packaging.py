@@ -34,7 +34,7 @@ def test_configs_are_package_data_from_the_top_level_folder():
 
 
 OPTIONAL_RUNTIMES = ("onnx", "onnxruntime", "paddle2onnx", "openvino", "nncf", "ncnn", "pnnx", "onnx2tf", "tensorflow",
-                     "ai_edge_litert")
+                     "ai_edge_litert", "ray", "pyarrow")
 
 
 def test_modules_import_without_the_optional_runtimes():

@@ -25,6 +25,14 @@ def add_arguments(parser):
     parser.add_argument("--max_frames", type=int, default=None,
                         help="Stop a video or camera after this many frames.")
     slide_flags.add_arguments(parser, "--batch_size windows a run")
+    parser.add_argument("--ray", action="store_true",
+                        help="Run on Ray Data: a pool of actors, each with the model and --cpu_threads threads (default "
+                             "1), --batch_size images handed to an actor at a time; writes manifest.jsonl, and a "
+                             "job run again skips the images it records as done (extra [ray]).")
+    parser.add_argument("--ray_address", default=None,
+                        help="A Ray cluster to join (default: RAY_ADDRESS, else a Ray started here for the job).")
+    parser.add_argument("--ray_actors", type=int, default=None,
+                        help="Actors (default: the cluster's CPUs over --cpu_threads).")
     paddleseg_deploy_flags.add_arguments(parser)
 
 
@@ -44,6 +52,8 @@ def run(args):
         raise UserError(f"--batch_size must be >= 1, got {args.batch_size}")
     args.device = args.device or default_device()
     options, notes = paddleseg_deploy_flags.apply(args)
+    if args.ray:
+        return run_on_ray(args)
     video = is_video(args.image_path)
     if not video:
         with in_flag_terms(paths={"--image_path": args.image_path}):
@@ -81,3 +91,28 @@ def run(args):
                  time.perf_counter() - start, "window" if predictor.window else "image")
     return 1 if failures else 0
 
+
+
+def run_on_ray(args):
+    """``--ray``: the job on Ray Data, its progress, and what it did."""
+    from tqdm import tqdm
+
+    from ...batch.ray_job import segment_with_ray
+    from ...predictions import is_video
+    from ...errors import UserError
+    from ..common.flags import in_flag_terms
+
+    if is_video(args.image_path):
+        raise UserError("--ray segments images; a video or camera runs without it")
+    with in_flag_terms(paths={"--model_dir": args.model_dir, "--image_path": args.image_path},
+                       arguments={**slide_flags.ARGUMENTS, "threads": "--cpu_threads", "batch_size": "--batch_size",
+                                  "actors": "--ray_actors"}):
+        window = slide_flags.window(args)
+        with tqdm(unit="image") as progress:
+            report = segment_with_ray(args.model_dir, args.image_path, args.save_dir, address=args.ray_address,
+                                      actors=args.ray_actors, threads=args.cpu_threads or 1,
+                                      batch_size=args.batch_size, backend=args.backend, precision=args.precision,
+                                      slide=window or False, on_record=lambda record: progress.update(1))
+    print(f"Ray: {report.actors} actors on {report.nodes} nodes; {report.listed} images: {report.done} segmented, "
+          f"{report.skipped} done before, {report.failed} failed, in {report.seconds:.1f} s; manifest {report.manifest}")
+    return 1 if report.failed else 0
