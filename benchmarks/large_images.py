@@ -30,7 +30,7 @@ import yaml
 
 from paddleseg_liteseg.deploy.running.cpu_features import read_cpu_info
 from report_sections import replace_section
-from run_benchmarks import CAMVID_SAMPLE, REPO
+from run_benchmarks import CAMVID_SAMPLE, REPO, camvid_t_weights
 
 HERE = Path(__file__).resolve().parent
 SECTION = "large images"
@@ -94,8 +94,7 @@ def main():
         sys.exit(f"needs the CamVid sample at {CAMVID_SAMPLE}")
     work = HERE / ".cache" / "large_images"
     work.mkdir(parents=True, exist_ok=True)
-    trained = sorted((HERE / ".cache").glob("camvid_T_*.pdparams"))
-    weights = ["--model_path", trained[-1]] if trained else ["--opts", "model.backbone.pretrained=None"]
+    weights = camvid_t_weights()
     model_dir, config = work / "model", work / "camvid_t_own_size.yml"
     config.write_text(yaml.safe_dump({"_base_": str(CONFIG), "val_dataset": {"transforms": [{"type": "Normalize"}]}}))
     paddleseg("export", "--config", config, *weights, "--save_dir", model_dir, "--onnx", "--output_op", "none")

@@ -23,7 +23,7 @@ from pathlib import Path
 from paddleseg_liteseg.cpu_settings import usable_cpus
 from paddleseg_liteseg.deploy.running.cpu_features import read_cpu_info
 from report_sections import replace_section
-from run_benchmarks import CAMVID_SAMPLE, REPO
+from run_benchmarks import CAMVID_SAMPLE, REPO, camvid_t_weights
 
 HERE = Path(__file__).resolve().parent
 SECTION = "Ray Data"
@@ -54,8 +54,7 @@ def main():
     for copy in range(args.copies):
         shutil.copytree(CAMVID_SAMPLE / "images", images / f"copy{copy}")
     count = sum(1 for _ in images.rglob("*.png"))
-    trained = sorted((HERE / ".cache").glob("camvid_T_*.pdparams"))
-    weights = ["--model_path", trained[-1]] if trained else ["--opts", "model.backbone.pretrained=None"]
+    weights = camvid_t_weights()
     model_dir = work / "model"
     paddleseg("export", "--config", CONFIG, *weights, "--save_dir", model_dir, "--onnx")
     cores = usable_cpus()

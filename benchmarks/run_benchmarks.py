@@ -144,6 +144,13 @@ def quality(model, root, work_dir, threads, calibration):
     return rows
 
 
+def camvid_t_weights():
+    """``paddleseg`` flags for the CamVid-trained PP-LiteSeg-T this script caches, else for the
+    config's initial weights (for speed and memory, which do not depend on them)."""
+    trained = sorted((HERE / ".cache").glob("camvid_T_*.pdparams"))
+    return ["--model_path", trained[-1]] if trained else ["--opts", "model.backbone.pretrained=None"]
+
+
 def prepare_camvid_sample(work_dir):
     """The CamVid sample as a dataset: labels with void as 255, the first half to train on, the
     second half to score on (``train.txt``, ``val.txt``); returns its root."""
