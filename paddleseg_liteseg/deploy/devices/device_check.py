@@ -11,6 +11,7 @@ from typing import NamedTuple, Optional
 import numpy as np
 
 from ...evaluation.confusion import mean_iou
+from ..exporting.exported_model import labels_from_output
 from ..int8.agreement import MIN_AGREEMENT
 from ..running.runtimes import create_runtime
 from .device_onnx import DeviceConversionError
@@ -41,11 +42,11 @@ def check_device_files(model, files, check, num_classes, min_agreement=MIN_AGREE
         files (list[DeviceFile]): Files that ``model`` (an ExportedModel) records.
     """
     reference = create_runtime(model, "onnxruntime", precision="fp32")
-    expected = [_labels(reference(image[np.newaxis])) for image in check.images]
+    expected = [labels_from_output(reference(image[np.newaxis])[0], None) for image in check.images]
     checked, failures = [], []
     for file in files:
         runtime = create_runtime(model, file.format, precision=file.precision)
-        predicted = [_labels(runtime(image[np.newaxis])) for image in check.images]
+        predicted = [labels_from_output(runtime(image[np.newaxis])[0], None) for image in check.images]
         shares = [float((a == b).mean()) for a, b in zip(predicted, expected)]
         miou = (round(mean_iou(predicted, check.labels, num_classes, check.ignore_index), 5)
                 if check.labels is not None else None)
@@ -65,8 +66,3 @@ def raise_failures(failures, directory):
         raise ConversionDisagrees(f"{directory}: a device file converted wrongly: " + "; ".join(failures)
                                   + ". Its labels are not the model's: do not ship it.", path=directory)
 
-
-def _labels(output):
-    """(H, W) labels of a one-image runtime output (labels, or logits/probabilities)."""
-    output = output[0]
-    return output if output.ndim == 2 else output.argmax(axis=0)
