@@ -65,4 +65,3 @@ def raise_failures(failures, directory):
     if failures:
         raise ConversionDisagrees(f"{directory}: a device file converted wrongly: " + "; ".join(failures)
                                   + ". Its labels are not the model's: do not ship it.", path=directory)
-
